@@ -1,0 +1,196 @@
+"""Callbacks that watch training: the three views of a run, logged side by side.
+
+For every finished training episode they record the explicit return (what the scheme
+paid), the task score (the env's own reward, from the innermost ``Monitor``) and the
+behaviour the events show; periodically they evaluate the deterministic policy on a fixed
+set of episodes. Nothing here feeds back into the reward.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv
+
+__all__ = ["EpisodeMetrics", "IncentiveLogger", "PeriodicEvaluation", "evaluate"]
+
+
+class EpisodeMetrics(Protocol):
+    """Turns the final ``info`` of finished episodes into behaviour metrics."""
+
+    def add(self, info: Mapping[str, Any]) -> None:
+        """Record one finished episode from its last step's info."""
+
+    def metrics(self) -> dict[str, float]:
+        """The metrics of the episodes recorded so far."""
+
+    def clear(self) -> None:
+        """Forget the recorded episodes."""
+
+
+class EpisodeTally:
+    """Per-env running sums of the explicit reward and its terms, closed at episode ends."""
+
+    def __init__(self, n_envs: int) -> None:
+        self.returns = np.zeros(n_envs)
+        self.terms: list[dict[str, float]] = [defaultdict(float) for _ in range(n_envs)]
+        self.finished_returns: list[float] = []
+        self.finished_terms: list[dict[str, float]] = []
+        self.task_scores: list[float] = []
+        self.episodes = 0
+
+    def step(
+        self,
+        rewards: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+        behaviour: EpisodeMetrics,
+    ) -> None:
+        """Add one vector step; close the episodes that ended in it."""
+        self.returns += rewards
+        for i, info in enumerate(infos):
+            incentive = info.get("incentive")
+            if incentive:
+                for name, value in incentive["terms"].items():
+                    self.terms[i][name] += value
+        for i in np.flatnonzero(dones).tolist():
+            info = infos[i]
+            self.finished_returns.append(float(self.returns[i]))
+            self.returns[i] = 0.0
+            self.finished_terms.append(dict(self.terms[i]))
+            self.terms[i].clear()
+            if "episode" in info:
+                self.task_scores.append(float(info["episode"]["r"]))
+            behaviour.add(info)
+            self.episodes += 1
+
+    def summary(self) -> dict[str, float]:
+        """Mean explicit return, mean of each term, mean task score of the closed episodes."""
+        out: dict[str, float] = {}
+        if self.finished_returns:
+            out["explicit/return"] = float(np.mean(self.finished_returns))
+            # A term absent from an episode counts as zero in its mean.
+            names = sorted(set().union(*self.finished_terms))
+            for name in names:
+                total = sum(terms.get(name, 0.0) for terms in self.finished_terms)
+                out[f"explicit/terms/{name}"] = total / len(self.finished_terms)
+        if self.task_scores:
+            out["task/score"] = float(np.mean(self.task_scores))
+        return out
+
+
+class IncentiveLogger(BaseCallback):
+    """Logs explicit return, task score and behaviour of the training episodes.
+
+    Written once per rollout, as means over the episodes that ended in it, under
+    ``explicit/return``, ``explicit/terms/<term>``, ``task/score`` and
+    ``behaviour/<metric>``.
+    """
+
+    def __init__(self, behaviour: EpisodeMetrics) -> None:
+        super().__init__()
+        self.behaviour = behaviour
+        self.tally: EpisodeTally | None = None
+
+    def _on_training_start(self) -> None:
+        self.tally = EpisodeTally(self.training_env.num_envs)
+        self.behaviour.clear()
+
+    def _on_step(self) -> bool:
+        assert self.tally is not None
+        self.tally.step(
+            self.locals["rewards"], self.locals["dones"], self.locals["infos"], self.behaviour
+        )
+        return True
+
+    def _on_rollout_end(self) -> None:
+        assert self.tally is not None
+        for key, value in self.tally.summary().items():
+            self.logger.record(key, value)
+        for key, value in self.behaviour.metrics().items():
+            self.logger.record(f"behaviour/{key}", value)
+        self.tally = EpisodeTally(self.training_env.num_envs)
+        self.behaviour.clear()
+
+
+def evaluate(
+    model: BaseAlgorithm,
+    venv: VecEnv,
+    episodes: int,
+    seed: int,
+    behaviour: EpisodeMetrics,
+) -> dict[str, float]:
+    """Play ``episodes`` episodes with the deterministic policy on a seeded env.
+
+    The same ``seed`` gives the same episodes each time, so successive evaluations of a
+    run, and runs of different schemes, are measured on the same set. Returns the
+    explicit return, the task score and the behaviour metrics, by name.
+    """
+    venv.seed(seed)
+    obs = venv.reset()
+    tally = EpisodeTally(venv.num_envs)
+    behaviour.clear()
+    while tally.episodes < episodes:
+        actions, _ = model.predict(obs, deterministic=True)  # type: ignore[arg-type]
+        obs, rewards, dones, infos = venv.step(actions)
+        remaining = episodes - tally.episodes
+        done_idx = np.flatnonzero(dones)
+        if len(done_idx) > remaining:  # keep exactly ``episodes`` episodes
+            dones = dones.copy()
+            dones[done_idx[remaining:]] = False
+        tally.step(rewards, dones, infos, behaviour)
+    views = tally.summary()
+    out = {
+        "explicit_return": views.get("explicit/return", float("nan")),
+        "task_score": views.get("task/score", float("nan")),
+    }
+    out.update({k.removeprefix("explicit/"): v for k, v in views.items() if "terms/" in k})
+    out.update(behaviour.metrics())
+    return out
+
+
+class PeriodicEvaluation(BaseCallback):
+    """Evaluates the deterministic policy every ``every`` steps; logs ``eval/<name>/*``."""
+
+    def __init__(
+        self,
+        make_env: Callable[[], VecEnv],
+        make_behaviour: Callable[[], EpisodeMetrics],
+        every: int,
+        episodes: int,
+        seed: int,
+        name: str,
+    ) -> None:
+        super().__init__()
+        self.make_env = make_env
+        self.make_behaviour = make_behaviour
+        self.every = every
+        self.episodes = episodes
+        self.seed = seed
+        self.name = name
+        self.last_at = 0
+        self.results: dict[str, float] = {}
+
+    def run(self) -> dict[str, float]:
+        """Evaluate now, log the metrics and keep them in ``results``."""
+        venv = self.make_env()
+        try:
+            self.results = evaluate(
+                self.model, venv, self.episodes, self.seed, self.make_behaviour()
+            )
+        finally:
+            venv.close()
+        for key, value in self.results.items():
+            self.logger.record(f"eval/{self.name}/{key}", value)
+        self.last_at = self.num_timesteps
+        return self.results
+
+    def _on_step(self) -> bool:
+        if self.every > 0 and self.num_timesteps - self.last_at >= self.every:
+            self.run()
+        return True

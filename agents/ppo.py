@@ -1,0 +1,43 @@
+"""PPO built from a config: one agent for every reward scheme of an experiment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecEnv
+
+from agents.networks import mlp_layers
+
+__all__ = ["build_ppo"]
+
+
+def build_ppo(config: Mapping[str, Any], venv: VecEnv, seed: int) -> PPO:
+    """A stable-baselines3 PPO agent with an MLP policy of the configured size.
+
+    ``config`` holds ``size`` (a preset) or ``layers``, ``device`` (``auto`` takes CUDA
+    when present), ``torch_threads`` and PPO's own hyperparameters.
+    """
+    if config.get("torch_threads"):
+        torch.set_num_threads(int(config["torch_threads"]))
+    layers = mlp_layers(str(config.get("size", "small")), config.get("layers"))
+    return PPO(
+        "MlpPolicy",
+        venv,
+        learning_rate=float(config["learning_rate"]),
+        n_steps=int(config["n_steps"]),
+        batch_size=int(config["batch_size"]),
+        n_epochs=int(config["n_epochs"]),
+        gamma=float(config["gamma"]),
+        gae_lambda=float(config["gae_lambda"]),
+        clip_range=float(config["clip_range"]),
+        ent_coef=float(config["ent_coef"]),
+        vf_coef=float(config["vf_coef"]),
+        max_grad_norm=float(config["max_grad_norm"]),
+        policy_kwargs={"net_arch": {"pi": layers, "vf": layers}},
+        device=str(config.get("device", "auto")),
+        seed=seed,
+        verbose=0,
+    )

@@ -1,0 +1,27 @@
+"""A question-answering env whose exact Bayes posterior is known: ``incentives/QA-v0``.
+
+The agent sees witnesses' votes and answers, hedges, or says "I don't know"; the env's
+events say how likely the chosen answer was to be right, so a reward scheme's induced
+behaviour (e.g. abstaining below a confidence threshold) can be measured.
+"""
+
+from envs.qa.actions import MODES, Mode, decode_action, encode_action
+from envs.qa.env import QAEnv
+from envs.qa.grading import EVENT_KEYS, Grades, grade
+from envs.qa.questions import QuestionGenerator, Questions, QuestionStream
+from envs.qa.vec_env import QAVecEnv
+
+__all__ = [
+    "EVENT_KEYS",
+    "MODES",
+    "Grades",
+    "Mode",
+    "QAEnv",
+    "QAVecEnv",
+    "QuestionGenerator",
+    "QuestionStream",
+    "Questions",
+    "decode_action",
+    "encode_action",
+    "grade",
+]

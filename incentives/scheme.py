@@ -1,0 +1,111 @@
+"""Reward schemes as wrappers: replace an environment's task score by an explicit signal.
+
+``RewardScheme`` wraps one Gymnasium env; ``VecRewardScheme`` wraps a stable-baselines3
+``VecEnv`` (such as the batched QA env) with the same signal. Both put the scheme's view
+of each step in ``info["incentive"] = {"scheme", "reward", "terms"}`` and leave the env's
+events in ``info`` untouched, so the task score stays visible to a ``Monitor`` placed
+innermost and behaviour can be measured from the events.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Generic, SupportsFloat, TypeVar
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+
+from incentives.signal import ExplicitSignal, param_names, unknown_params
+
+__all__ = ["RewardScheme", "VecRewardScheme", "build_signal"]
+
+SignalT = TypeVar("SignalT", bound=ExplicitSignal)
+
+
+def build_signal(signal_type: type[SignalT], params: dict[str, Any]) -> SignalT:
+    """Construct ``signal_type`` from ``params``, refusing unknown names with a clear error."""
+    unknown = unknown_params(signal_type, params)
+    if unknown:
+        accepted = ", ".join(param_names(signal_type)) or "none"
+        raise ValueError(
+            f"{signal_type.name}: unknown parameter {unknown[0]!r}; accepted: {accepted}"
+        )
+    return signal_type(**params)
+
+
+class RewardScheme(
+    gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs, Generic[SignalT]
+):
+    """A Gymnasium wrapper whose reward is the explicit signal of a scheme.
+
+    Subclasses set ``signal_type``; their constructor takes the env and the signal's
+    parameters by keyword. The wrapped env's own reward (its task score) is discarded
+    here, so wrap a ``Monitor`` *inside* the scheme to keep recording it.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> import envs  # registers incentives/QA-v0
+        >>> from incentives import HedgingGrid
+        >>> env = HedgingGrid(gym.make("incentives/QA-v0"), wrong=-3.0)
+        >>> _ = env.reset(seed=0)
+        >>> _, reward, _, _, info = env.step(8)  # "I don't know"
+        >>> reward, info["incentive"]["terms"]
+        (0.0, {'abstain': 0.0})
+    """
+
+    signal_type: ClassVar[type[ExplicitSignal]]
+
+    def __init__(self, env: gym.Env[Any, Any], **params: Any) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, **params)
+        gym.Wrapper.__init__(self, env)
+        self.signal: SignalT = build_signal(self.signal_type, params)  # type: ignore[assignment]
+
+    def use_signal(self, signal: ExplicitSignal) -> None:
+        """Switch to another signal, e.g. at a phase boundary of a reward schedule."""
+        self.signal = signal  # type: ignore[assignment]
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset the env and the signal's per-episode state."""
+        self.signal.reset()
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Step the env and replace its reward by the scheme's explicit signal."""
+        obs, _task_score, terminated, truncated, info = self.env.step(action)
+        incentive = self.signal.incentive(info)
+        info["incentive"] = incentive.as_info()
+        return obs, incentive.reward, terminated, truncated, info
+
+
+class VecRewardScheme(VecEnvWrapper):
+    """A stable-baselines3 ``VecEnv`` wrapper whose rewards are a scheme's explicit signal.
+
+    Put a ``VecMonitor`` inside it to record the task score per episode.
+    """
+
+    def __init__(self, venv: VecEnv, signal: ExplicitSignal) -> None:
+        super().__init__(venv)
+        self.signal = signal
+
+    def use_signal(self, signal: ExplicitSignal) -> None:
+        """Switch to another signal, e.g. at a phase boundary of a reward schedule."""
+        self.signal = signal
+
+    def reset(self) -> Any:
+        """Reset the wrapped vector env."""
+        self.signal.reset()
+        return self.venv.reset()
+
+    def step_wait(self) -> VecEnvStepReturn:
+        """Step every env and replace each reward by the explicit signal of its events."""
+        obs, _task_scores, dones, infos = self.venv.step_wait()
+        rewards = np.empty(len(infos), dtype=np.float32)
+        incentive = self.signal.incentive
+        for i, info in enumerate(infos):
+            given = incentive(info)
+            info["incentive"] = given.as_info()
+            rewards[i] = given.reward
+        return obs, rewards, dones, infos

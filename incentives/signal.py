@@ -1,0 +1,98 @@
+"""The explicit signal of a reward scheme: a pure function of an environment's events.
+
+A scheme never looks at an environment's own reward (its task score). It reads the *events*
+the environment reports in ``info`` (what happened: the answer given, the piece captured)
+and turns them into the reward the agent learns from, split into named terms.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+__all__ = ["ExplicitSignal", "Incentive", "MissingEventError", "finite", "param_names"]
+
+
+class MissingEventError(ValueError):
+    """An environment does not report an event that a scheme needs."""
+
+
+@dataclass(frozen=True)
+class Incentive:
+    """The reward a scheme gave for one step, with the terms it is the sum of."""
+
+    scheme: str
+    reward: float
+    terms: Mapping[str, float] = field(default_factory=dict)
+
+    def as_info(self) -> dict[str, Any]:
+        """The ``info["incentive"]`` entry written by the scheme wrappers."""
+        return {"scheme": self.scheme, "reward": self.reward, "terms": dict(self.terms)}
+
+
+class ExplicitSignal(ABC):
+    """What a scheme rewards, computed from the events of one step.
+
+    Subclasses are frozen dataclasses whose fields are the scheme's parameters, validated
+    in ``__post_init__``; ``name`` is the registry name, ``statement`` says in one line
+    what the signal asks for, and ``required_events`` lists the ``info`` keys it reads.
+    """
+
+    name: ClassVar[str]
+    statement: ClassVar[str]
+    required_events: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def terms(self, events: Mapping[str, Any]) -> dict[str, float]:
+        """The named reward terms for one step; the reward is their sum."""
+
+    def reset(self) -> None:  # noqa: B027 - stateless signals need no reset
+        """Forget per-episode state; called when the wrapped environment resets."""
+
+    def incentive(self, events: Mapping[str, Any]) -> Incentive:
+        """The reward for one step, checking that the events the signal needs are there."""
+        self.check_events(events)
+        terms = self.terms(events)
+        return Incentive(self.name, float(sum(terms.values())), terms)
+
+    def check_events(self, events: Mapping[str, Any]) -> None:
+        """Raise :class:`MissingEventError` naming the first needed event that is absent."""
+        for event in self.required_events:
+            if event not in events:
+                have = ", ".join(sorted(k for k in events if not k.startswith("_"))) or "none"
+                raise MissingEventError(
+                    f"scheme {self.name!r} needs the event {event!r} in the env's info, "
+                    f"which reports: {have}"
+                )
+
+    def params(self) -> dict[str, Any]:
+        """The scheme's parameters by name, as given at construction."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+
+def finite(scheme: str, name: str, value: object) -> float:
+    """``value`` as a float, or a ``ValueError`` naming the parameter if it is not finite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(
+            f"{scheme}: parameter {name}={value!r} is not a number; accepted: a finite real number"
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(
+            f"{scheme}: parameter {name}={value!r} is not finite; accepted: a finite real number"
+        )
+    return number
+
+
+def param_names(signal_type: type[ExplicitSignal]) -> list[str]:
+    """The parameter names a signal class accepts, in declaration order."""
+    return [f.name for f in fields(signal_type)]  # type: ignore[arg-type]
+
+
+def unknown_params(signal_type: type[ExplicitSignal], given: Iterable[str]) -> list[str]:
+    """The names in ``given`` that ``signal_type`` does not accept."""
+    accepted = set(param_names(signal_type))
+    return [name for name in given if name not in accepted]
