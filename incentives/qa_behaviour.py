@@ -31,7 +31,8 @@ def answer_threshold(p: npt.ArrayLike, answered: npt.ArrayLike, ridge: float = 1
 
     Fits a logistic regression of "answered" on p* by Newton's method (a small ridge keeps
     it finite when the data separate perfectly) and returns where it crosses 0.5, clipped
-    to [0, 1]. An agent that always answers gets 0, one that never does gets 1.
+    to [0, 1]. An agent that always answers gets 0, one that never does gets 1, and one
+    that answers *less* as its evidence gets stronger has no such threshold: NaN.
 
     Example:
         >>> p = np.linspace(0.25, 1.0, 301)
@@ -56,8 +57,8 @@ def answer_threshold(p: npt.ArrayLike, answered: npt.ArrayLike, ridge: float = 1
         w += step
         if np.abs(step).max() < 1e-8:
             break
-    if w[1] == 0.0:
-        return 0.0 if w[0] > 0 else 1.0
+    if w[1] <= 0.0:
+        return float("nan")
     return float(np.clip(mean - scale * w[0] / w[1], 0.0, 1.0))
 
 

@@ -8,6 +8,7 @@ and turns them into the reward the agent learns from, split into named terms.
 from __future__ import annotations
 
 import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -75,7 +76,7 @@ class ExplicitSignal(ABC):
 
 def finite(scheme: str, name: str, value: object) -> float:
     """``value`` as a float, or a ``ValueError`` naming the parameter if it is not finite."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(
             f"{scheme}: parameter {name}={value!r} is not a number; accepted: a finite real number"
         )

@@ -115,8 +115,32 @@ def _report(run_dir: Path, summary: dict[str, Any]) -> None:
     )
 
 
+GROUPS = ("env", "reward", "agent", "experiment")
+
+
+def unknown_choice(args: list[str], conf: Path) -> str | None:
+    """A one-line error for a config group option that does not exist, else ``None``.
+
+    Hydra's own message for this is a multi-line report; ours names the value and the
+    accepted options, as every user error of the CLI does.
+
+    Example:
+        >>> unknown_choice(["reward=binray"], Path(config_dir()))
+        "unknown reward 'binray'; accepted: binary, confidence_target, hedging_grid"
+    """
+    for arg in args:
+        key, sep, value = arg.lstrip("+~").partition("=")
+        if not sep or key not in GROUPS:
+            continue
+        accepted = sorted(p.stem for p in (conf / key).glob("*.yaml"))
+        for choice in value.split(","):
+            if choice.strip() and choice.strip() not in accepted:
+                return f"unknown {key} {choice.strip()!r}; accepted: {', '.join(accepted)}"
+    return None
+
+
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
-def main(cfg: DictConfig) -> None:
+def _hydra_main(cfg: DictConfig) -> None:
     """Hydra entry point: one run per call, one call per job of a multirun."""
     from incentives.experiment import ConfigError
 
@@ -127,6 +151,15 @@ def main(cfg: DictConfig) -> None:
         print(f"incentives-train: error: {error}", file=sys.stderr, flush=True)
         sys.exit(2)
     _report(run_dir, summary)
+
+
+def main() -> None:
+    """Console entry point: check the group choices, then hand over to Hydra."""
+    problem = unknown_choice(sys.argv[1:], Path(config_dir()))
+    if problem:
+        print(f"incentives-train: error: {problem}", file=sys.stderr)
+        sys.exit(2)
+    _hydra_main()
 
 
 if __name__ == "__main__":

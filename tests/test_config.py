@@ -1,0 +1,86 @@
+"""Every Hydra config group option composes, and what it describes can be built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from agents.ppo import build_ppo
+from incentives.experiment import build_behaviour, build_env, phases
+from incentives.train import GROUPS, config_dir, unknown_choice
+
+CONF = Path(config_dir())
+
+
+def options(group: str) -> list[str]:
+    """The options of a config group, from its folder."""
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def compose_config(*overrides: str) -> dict[str, Any]:
+    """The composed config for ``overrides``, as plain containers."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def test_every_group_has_options() -> None:
+    for group in GROUPS:
+        assert options(group), f"conf/{group}/ has no options"
+
+
+@pytest.mark.parametrize(
+    "override",
+    [f"{g}={o}" for g in ("env", "reward", "agent") for o in options(g)]
+    + [f"+experiment={o}" for o in options("experiment")],
+)
+def test_option_composes_and_builds(override: str) -> None:
+    config = compose_config(override, "env.n_envs=4", "agent.n_steps=8", "agent.batch_size=8")
+    schedule = phases(config)
+    assert schedule[-1].signal.name == config["reward"]["name"]
+    assert schedule[-1].steps == config["budget"]
+    venv = build_env(config["env"], schedule[0].signal, 4, seed=0)
+    try:
+        agent = build_ppo({**config["agent"], "device": "cpu"}, venv, seed=0)
+        assert agent.n_envs == 4
+        assert build_behaviour(config["env"], schedule[-1].signal).metrics() == {}
+    finally:
+        venv.close()
+
+
+def test_experiment_sets_its_folder_name() -> None:
+    config = compose_config("+experiment=qa_grid")
+    assert config["experiment_name"] == "qa_grid"
+    assert [p.signal.name for p in phases(config)] == ["binary", "hedging_grid"]
+
+
+def test_scheme_parameters_are_overridable() -> None:
+    config = compose_config("reward.wrong=-3", "reward.hedged_wrong=-1")
+    signal = phases(config)[-1].signal
+    assert signal.params()["wrong"] == -3.0
+    # hedge beats abstain above 2/3 (1.5p - 1 > 0); answer beats hedge above 0.8 (4p - 3 > 1.5p - 1)
+    assert signal.thresholds() == pytest.approx((2 / 3, 0.8))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["reward=binray"], "unknown reward 'binray'; accepted: binary, confidence_target"),
+        (["-m", "reward=binary,nope"], "unknown reward 'nope'"),
+        (["+experiment=qa_gird"], "unknown experiment 'qa_gird'; accepted: qa_demo, qa_grid"),
+        (["env=chess9"], "unknown env 'chess9'; accepted: qa"),
+    ],
+)
+def test_unknown_group_choice_is_named(args: list[str], expected: str) -> None:
+    problem = unknown_choice(args, CONF)
+    assert problem is not None and problem.startswith(expected)
+
+
+def test_known_choices_pass() -> None:
+    assert (
+        unknown_choice(["reward=binary,hedging_grid", "seed=0,1", "reward.wrong=-3"], CONF) is None
+    )
