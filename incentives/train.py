@@ -11,6 +11,7 @@ and ``summary.json``.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -141,13 +142,18 @@ def unknown_choice(args: list[str], conf: Path) -> str | None:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
-    """Hydra entry point: one run per call, one call per job of a multirun."""
+    """Hydra entry point: one run per call, one call per job of a multirun.
+
+    A bad value prints one line and exits 2; ``INCENTIVES_DEBUG=1`` shows the traceback.
+    """
     from incentives.experiment import ConfigError
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         summary = train(cfg, run_dir)
     except (ConfigError, ValueError) as error:
+        if os.environ.get("INCENTIVES_DEBUG"):
+            raise
         print(f"incentives-train: error: {error}", file=sys.stderr, flush=True)
         sys.exit(2)
     _report(run_dir, summary)
