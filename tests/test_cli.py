@@ -151,3 +151,15 @@ def test_module_entry_point_shows_help() -> None:
     )
     assert done.returncode == 0
     assert "reward: binary, confidence_target, hedging_grid" in done.stdout
+
+
+def test_same_seed_same_summary(tmp_path: Path) -> None:
+    """On CPU, the same config and seed give the same final metrics."""
+    results = []
+    for k in range(2):
+        run_dir = tmp_path / f"run{k}"
+        done = run_cli(*TINY, "seed=3", "agent.device=cpu", f"hydra.run.dir={run_dir}", cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        summary = json.loads((run_dir / "summary.json").read_text())
+        results.append((summary["explicit_return"], summary["behaviour"]))
+    assert results[0] == results[1]
