@@ -116,8 +116,17 @@ def test_console_script_multirun(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     for scheme in ("binary", "hedging_grid"):
-        summary = json.loads((tmp_path / "qa" / scheme / "seed0" / "summary.json").read_text())
-        assert summary["reward"]["name"] == scheme
+        # the fixed overrides name a folder between the scheme and the seed
+        (found,) = (tmp_path / "qa" / scheme).glob("*/seed0/summary.json")
+        assert json.loads(found.read_text())["reward"]["name"] == scheme
+
+
+def test_parameter_sweep_keeps_every_run(tmp_path: Path) -> None:
+    done = run_cli("-m", *TINY, "reward.wrong=-3,-2", f"hydra.sweep.dir={tmp_path}", cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    found = sorted(tmp_path.glob("qa/hedging_grid/*/seed0/summary.json"))
+    wrongs = [json.loads(f.read_text())["reward"]["params"]["wrong"] for f in found]
+    assert sorted(wrongs) == [-3.0, -2.0]
 
 
 @pytest.mark.parametrize(
