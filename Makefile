@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup stockfish demo test lint typecheck unit bench clean
 
 setup: $(STAMP)
 
@@ -17,6 +17,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
+
+# Debian's stockfish (the chess tests use the real engine); installed at /usr/games.
+stockfish:
+	@command -v stockfish >/dev/null || test -x /usr/games/stockfish || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stockfish >/dev/null; }
 
 demo: setup
 	PYTHONHASHSEED=0 $(BIN)/python -m incentives.demo
@@ -28,7 +35,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup
+unit: setup stockfish
 	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q
 
 test: lint typecheck unit

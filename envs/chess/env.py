@@ -1,0 +1,288 @@
+"""``incentives/Chess-v0``: the learner plays one colour, the opponent moves inside ``step``.
+
+Exact (every legal move and no other, the game-ending rules applied automatically) and
+lean: the legal moves of each ply are generated once and serve the action mask, the
+decoding of the learner's action and the test for the end of the game. Draws are never
+*claimed* (``can_claim_draw`` is slow): threefold repetition and the fifty-move rule end
+the game as soon as they occur.
+
+The env's own reward is the task score, from the learner's side: 1 win, 0.5 draw, 0 loss,
+given at the end (a game cut off at ``max_plies`` counts as a draw). Each step's ``info``
+reports the events a reward scheme may use: ``learner_move`` and ``opponent_move`` (UCI),
+``captured_by_learner`` and ``captured_by_opponent`` (the value of the piece taken, 0 if
+none), ``gave_check``, ``material_balance`` (learner minus opponent) and ``ply``; at the end
+also ``outcome`` (win, draw, loss), ``termination`` and ``pgn`` (unless ``pgn=False``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, SupportsFloat
+
+import chess
+import chess.pgn
+import gymnasium as gym
+import numpy as np
+import numpy.typing as npt
+from gymnasium import spaces
+
+from envs.chess.actions import N_ACTIONS, decode_action, legal_actions
+from envs.chess.material import capture_value, material_balance
+from envs.chess.observation import N_PLANES_OBS, board_planes, repetitions
+from envs.chess.opponents import Opponent, make_opponent
+from envs.chess.starts import ENDGAMES, STARTS, load_fens, random_endgame, random_opening
+
+__all__ = ["COLORS", "TERMINATIONS", "ChessEnv"]
+
+COLORS = ("white", "black", "random", "to_move")
+TERMINATIONS = (
+    "checkmate",
+    "stalemate",
+    "insufficient_material",
+    "repetition",
+    "fifty_moves",
+    "max_plies",
+    "illegal_move",
+)
+_SCORES = {"win": 1.0, "draw": 0.5, "loss": 0.0}
+
+
+def _choice(name: str, value: str, accepted: tuple[str, ...]) -> str:
+    if value not in accepted:
+        raise ValueError(f"chess {name}={value!r}; accepted: {', '.join(accepted)}")
+    return value
+
+
+class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
+    """Single-agent chess against a built-in opponent.
+
+    Args:
+        start: ``standard``, ``random_opening`` (``opening_plies`` random plies from the
+            start), ``kqk``, ``krk``, ``kpk`` (random legal endgames, the learner to move
+            with the extra piece) or ``fen_file`` (a random line of ``fen_file``).
+        learner_color: ``white``, ``black``, ``random`` (per episode) or ``to_move`` (the
+            side to move in the start position).
+        opponent: a name (``random``, ``greedy``, ``stockfish``, ``policy``), a mapping
+            ``{"name": ..., **options}``, or an ``Opponent``.
+        max_plies: plies (both sides) after which the episode is truncated.
+        illegal_action: ``raise`` (a ``ValueError`` naming the action, its move and the
+            FEN) or ``lose`` (the episode ends as a loss, ``info["illegal_action"]``).
+        pgn: put the game's PGN in the final ``info``. Writing it replays the game for
+            its move notation, a quarter of the time of a long random game: training
+            envs may turn it off and keep it for evaluation.
+
+    Example:
+        >>> env = ChessEnv(start="kqk", max_plies=50)
+        >>> obs, info = env.reset(seed=0)
+        >>> obs.shape, env.action_space, int(env.action_masks().sum()) > 0
+        ((19, 8, 8), Discrete(4672), True)
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}  # noqa: RUF012 - gymnasium style
+
+    def __init__(
+        self,
+        start: str = "standard",
+        opening_plies: int = 8,
+        fen_file: str | None = None,
+        learner_color: str = "white",
+        opponent: str | Mapping[str, Any] | Opponent = "random",
+        max_plies: int = 400,
+        illegal_action: str = "raise",
+        pgn: bool = True,
+        render_mode: str | None = None,
+    ) -> None:
+        self.start = _choice("start", start, STARTS)
+        self.learner_color = _choice("learner_color", learner_color, COLORS)
+        self.illegal_action = _choice("illegal_action", illegal_action, ("raise", "lose"))
+        if render_mode is not None:
+            _choice("render_mode", render_mode, ("ansi",))
+        for name, value in (("max_plies", max_plies), ("opening_plies", opening_plies)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"chess {name}={value!r}; accepted: an integer >= 0")
+        if max_plies < 1:
+            raise ValueError(f"chess max_plies={max_plies!r}; accepted: an integer >= 1")
+        if start == "fen_file" and fen_file is None:
+            raise ValueError("chess start='fen_file' needs fen_file=<path>; accepted: a path")
+        self.fens = load_fens(fen_file) if start == "fen_file" and fen_file else []
+        self.opening_plies, self.max_plies = opening_plies, max_plies
+        self.record_pgn = pgn
+        self.render_mode = render_mode
+        self.opponent = make_opponent(opponent)
+        self.observation_space = spaces.Box(0, 255, (N_PLANES_OBS, 8, 8), dtype=np.uint8)
+        self.action_space = spaces.Discrete(N_ACTIONS)
+        self.board = chess.Board()
+        self.learner: chess.Color = chess.WHITE
+        self.plies = 0
+        self._moves: list[chess.Move] = []
+        self._actions: dict[int, chess.Move] = {}
+        self._over = True
+
+    # -- the game ---------------------------------------------------------------------
+    def _start_board(self) -> chess.Board:
+        rng = self.np_random
+        if self.start == "standard":
+            return chess.Board()
+        if self.start == "random_opening":
+            return random_opening(rng, self.opening_plies)
+        if self.start in ENDGAMES:
+            return random_endgame(rng, self.start, self.learner)
+        return chess.Board(self.fens[rng.integers(len(self.fens))])
+
+    def _termination(self) -> str | None:
+        """Generate the legal moves of the side to move; the reason the game ended, if so."""
+        board = self.board
+        self._moves = moves = list(board.legal_moves)
+        if not moves:
+            return "checkmate" if board.is_check() else "stalemate"
+        if board.is_insufficient_material():
+            return "insufficient_material"
+        if board.halfmove_clock >= 100:
+            return "fifty_moves"
+        if board.halfmove_clock >= 8 and board.is_repetition(3):
+            return "repetition"
+        return None
+
+    def _outcome(self, termination: str) -> str:
+        if termination == "checkmate":
+            return "loss" if self.board.turn == self.learner else "win"
+        if termination == "illegal_move":
+            return "loss"
+        return "draw"
+
+    def _opponent_move(self) -> tuple[str, int]:
+        move = self.opponent.choose(self.board, self._moves)
+        captured = capture_value(self.board, move)
+        self.board.push(move)
+        self.plies += 1
+        return move.uci(), captured
+
+    def _observe(self) -> npt.NDArray[np.uint8]:
+        return board_planes(self.board, repetitions(self.board))
+
+    def _pgn(self, outcome: str) -> str:
+        game = chess.pgn.Game.from_board(self.board)
+        names = ("learner", self.opponent.name)
+        white, black = names if self.learner == chess.WHITE else names[::-1]
+        game.headers.update(
+            {"Event": f"incentives/Chess-v0 {self.start}", "White": white, "Black": black}
+        )
+        if outcome == "draw" or game.headers.get("Result") == "*":
+            score = {"win": "1-0", "loss": "0-1", "draw": "1/2-1/2"}[outcome]
+            if self.learner == chess.BLACK and outcome != "draw":
+                score = score[::-1]
+            game.headers["Result"] = score
+        return str(game)
+
+    # -- gymnasium ----------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[npt.NDArray[np.uint8], dict[str, Any]]:
+        """Start a new game; the opponent moves first when it has the move."""
+        super().reset(seed=seed)
+        self.opponent.reset(self.np_random)
+        for _ in range(1000):
+            color = self.learner_color
+            if color == "random":
+                color = ("white", "black")[self.np_random.integers(2)]
+            self.learner = chess.WHITE if color == "white" else chess.BLACK
+            self.board = self._start_board()
+            if color == "to_move":
+                self.learner = self.board.turn
+            self.plies = 0
+            ended = self._termination()
+            opponent_move = None
+            if ended is None and self.board.turn != self.learner:
+                opponent_move, _ = self._opponent_move()
+                ended = self._termination()
+            if ended is None:
+                break
+        else:  # pragma: no cover - only a FEN file of positions that end at once
+            raise RuntimeError("no start position left a game to play after 1000 tries")
+        self._actions = legal_actions(self.board, self._moves)
+        self._over = False
+        info = {
+            "opponent_move": opponent_move,
+            "material_balance": material_balance(self.board, self.learner),
+            "ply": self.plies,
+            "learner_color": "white" if self.learner == chess.WHITE else "black",
+        }
+        return self._observe(), info
+
+    def action_masks(self) -> npt.NDArray[np.bool_]:
+        """The legal actions of the learner now (for sb3-contrib's MaskablePPO)."""
+        mask = np.zeros(N_ACTIONS, dtype=bool)
+        mask[list(self._actions)] = True
+        return mask
+
+    def step(
+        self, action: Any
+    ) -> tuple[npt.NDArray[np.uint8], SupportsFloat, bool, bool, dict[str, Any]]:
+        """Play the learner's move, then the opponent's; report what happened."""
+        if self._over:
+            raise RuntimeError("ChessEnv.step() called after the game ended; call reset()")
+        board = self.board
+        move = self._actions.get(int(action))
+        if move is None:
+            decoded = decode_action(board, int(action)) if 0 <= int(action) < N_ACTIONS else None
+            uci = decoded.uci() if decoded else None
+            if self.illegal_action == "raise":
+                what = f"move {uci}" if decoded else "no move: off the board or the layout"
+                raise ValueError(
+                    f"illegal action {int(action)} ({what}) in {board.fen()!r}; "
+                    "use action_masks() for the legal ones"
+                )
+            return self._finish(
+                {"learner_move": uci, "illegal_action": True},
+                "illegal_move",
+                truncated=False,
+            )
+        info: dict[str, Any] = {
+            "learner_move": move.uci(),
+            "captured_by_learner": capture_value(board, move),
+            "opponent_move": None,
+            "captured_by_opponent": 0,
+        }
+        board.push(move)
+        self.plies += 1
+        info["gave_check"] = board.is_check()
+        ended = self._termination()
+        if ended is None:
+            info["opponent_move"], info["captured_by_opponent"] = self._opponent_move()
+            ended = self._termination()
+        if ended is not None:
+            return self._finish(info, ended, truncated=False)
+        if self.plies >= self.max_plies:
+            return self._finish(info, "max_plies", truncated=True)
+        self._actions = legal_actions(board, self._moves)
+        info["material_balance"] = material_balance(board, self.learner)
+        info["ply"] = self.plies
+        return self._observe(), 0.0, False, False, info
+
+    def _finish(
+        self, info: dict[str, Any], termination: str, truncated: bool
+    ) -> tuple[npt.NDArray[np.uint8], SupportsFloat, bool, bool, dict[str, Any]]:
+        self._over = True
+        self._actions = {}
+        outcome = self._outcome(termination)
+        info.setdefault("captured_by_learner", 0)
+        info.setdefault("captured_by_opponent", 0)
+        info.setdefault("opponent_move", None)
+        info.setdefault("gave_check", False)
+        info.update(
+            material_balance=material_balance(self.board, self.learner),
+            ply=self.plies,
+            outcome=outcome,
+            termination=termination,
+        )
+        if self.record_pgn:
+            info["pgn"] = self._pgn(outcome)
+        return self._observe(), _SCORES[outcome], not truncated, truncated, info
+
+    def render(self) -> str | None:
+        """The board as text, white at the bottom."""
+        return str(self.board) if self.render_mode == "ansi" else None
+
+    def close(self) -> None:
+        """Stop the opponent (its engine process, if any)."""
+        self.opponent.close()
