@@ -15,7 +15,10 @@ from typing import Any, Protocol
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Figure
 from stable_baselines3.common.vec_env import VecEnv
+
+from agents.tensorboard import TB_ONLY
 
 __all__ = ["EpisodeMetrics", "IncentiveLogger", "PeriodicEvaluation", "evaluate"]
 
@@ -179,14 +182,19 @@ class PeriodicEvaluation(BaseCallback):
     def run(self) -> dict[str, float]:
         """Evaluate now, log the metrics and keep them in ``results``."""
         venv = self.make_env()
+        behaviour = self.make_behaviour()
         try:
-            self.results = evaluate(
-                self.model, venv, self.episodes, self.seed, self.make_behaviour()
-            )
+            self.results = evaluate(self.model, venv, self.episodes, self.seed, behaviour)
         finally:
             venv.close()
         for key, value in self.results.items():
             self.logger.record(f"eval/{self.name}/{key}", value)
+        draw = getattr(behaviour, "figure", None)
+        if callable(draw):
+            title = f"{self.name}, step {self.num_timesteps}"
+            self.logger.record(
+                f"eval/{self.name}/figure", Figure(draw(title), close=True), exclude=TB_ONLY
+            )
         self.last_at = self.num_timesteps
         return self.results
 

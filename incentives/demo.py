@@ -2,48 +2,37 @@
 
 Trains the same PPO agent under binary grading, the hedging grid and a confidence target
 (each after the same binary warm-up), plus the grid from scratch, as real
-``incentives-train`` runs side by side; then prints what each scheme induced next to what
-its decision theory predicts.
+``incentives-train`` runs side by side in ``runs/demo/``; then compares what each scheme
+induced with what its decision theory predicts (``incentives-compare runs/demo``).
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
-__all__ = ["DEMO_RUNS", "main", "summary_table"]
+from incentives.compare import compare
 
-#: (label, CLI overrides) of each demo run.
+__all__ = ["DEMO_DIR", "DEMO_RUNS", "main"]
+
+DEMO_DIR = Path("runs/demo")
+
+#: (folder, CLI overrides) of each demo run.
 DEMO_RUNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("binary", ("+experiment=qa_demo", "reward=binary")),
-    ("hedging_grid (binary warm-up)", ("+experiment=qa_demo", "reward=hedging_grid")),
-    ("confidence_target t=0.75", ("+experiment=qa_demo", "reward=confidence_target")),
-    ("hedging_grid (from scratch)", ("+experiment=qa_scratch", "budget=1000000")),
-)
-
-_COLUMNS = (
-    ("explicit", "explicit_return"),
-    ("task", "task_score"),
-    ("answer", "answer_rate"),
-    ("hedge", "hedge_rate"),
-    ("abstain", "abstain_rate"),
-    ("acc|answered", "accuracy_answered"),
-    ("halluc.", "hallucination_rate"),
-    ("abstain|unans.", "abstain_rate_unanswerable"),
-    ("t_hat", "t_hat"),
-    ("regret %", "regret_relative"),
+    ("hedging_grid", ("+experiment=qa_demo", "reward=hedging_grid")),
+    ("confidence_target", ("+experiment=qa_demo", "reward=confidence_target")),
+    ("hedging_grid_from_scratch", ("+experiment=qa_scratch", "budget=1000000")),
 )
 
 
-def _run(overrides: tuple[str, ...], seed: int) -> Path:
-    """One ``incentives-train`` run as a subprocess; returns its run folder."""
+def _run(folder: str, overrides: tuple[str, ...], seed: int) -> None:
+    """One ``incentives-train`` run as a subprocess, into ``runs/demo/<folder>/seed<k>``."""
+    run_dir = DEMO_DIR / folder / f"seed{seed}"
     cmd = [
         sys.executable,
         "-m",
@@ -52,57 +41,25 @@ def _run(overrides: tuple[str, ...], seed: int) -> Path:
         f"seed={seed}",
         "progress_bar=false",
         "agent.torch_threads=1",
+        f"hydra.run.dir={run_dir}",
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"demo: run failed: {' '.join(overrides)}")
     print(done.stdout.strip(), flush=True)
-    return Path(done.stdout.strip().splitlines()[-1].split("-> ", 1)[1])
-
-
-def _cell(key: str, value: Any) -> str:
-    if not isinstance(value, float):
-        return "–"
-    return f"{100 * value:.1f}" if key == "regret_relative" else f"{value:.3f}"
-
-
-def summary_table(rows: list[tuple[str, dict[str, Any]]]) -> Table:
-    """A table of what each scheme induced, with its theoretical thresholds."""
-    table = Table(title="What each reward scheme induced (final deterministic evaluation)")
-    table.add_column("scheme")
-    for header, _ in _COLUMNS:
-        table.add_column(header, justify="right")
-    table.add_column("theory: thresholds", justify="right")
-    for label, summary in rows:
-        values = {
-            "explicit_return": summary["explicit_return"],
-            "task_score": summary["task_score"],
-            **summary["behaviour"],
-        }
-        thresholds = summary["theory"].get("thresholds", [])
-        table.add_row(
-            label,
-            *(_cell(k, values.get(k)) for _, k in _COLUMNS),
-            ", ".join(f"{t:.3f}" for t in thresholds) or "none",
-        )
-    return table
 
 
 def main(seed: int = 0, workers: int = 2) -> None:
-    """Run the demo's trainings two at a time, then print the comparison."""
+    """Run the demo's trainings two at a time, then compare them."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        folders = list(pool.map(lambda run: _run(run[1], seed), DEMO_RUNS))
-    rows = [
-        (label, json.loads((folder / "summary.json").read_text()))
-        for (label, _), folder in zip(DEMO_RUNS, folders, strict=True)
-    ]
-    console = Console(width=200)
-    console.print(summary_table(rows))
+        list(pool.map(lambda run: _run(run[0], run[1], seed), DEMO_RUNS))
+    console = Console(width=220)
+    compare(DEMO_DIR, console)
     console.print(
-        "t_hat: the p* where the agent starts answering; theory: where the optimal mode "
-        "changes. regret %: Bayes-optimal expected reward lost, in % of the optimum.\n"
-        "TensorBoard: tensorboard --logdir runs"
+        "t_hat: the p* above which the agent answers; theory: where the scheme's optimal "
+        "mode changes. regret (rel.): share of the Bayes-optimal expected reward lost.\n"
+        f"TensorBoard: .venv/bin/tensorboard --logdir {DEMO_DIR}"
     )
 
 

@@ -69,6 +69,12 @@ class QABehaviour:
     ``regret`` is measured against. Switch it with ``use_signal`` at a phase boundary.
     """
 
+    #: The metrics shown side by side in TensorBoard's custom-scalars view.
+    HEADLINE: tuple[str, ...] = (
+        "answer_rate", "hedge_rate", "abstain_rate", "hallucination_rate",
+        "abstain_rate_unanswerable", "t_hat", "regret",
+    )  # fmt: skip
+
     def __init__(self, signal: QASignal) -> None:
         self.signal = signal
         self._mode: list[int] = []
@@ -97,6 +103,25 @@ class QABehaviour:
 
     def __len__(self) -> int:
         return len(self._mode)
+
+    def rates_by_p(self) -> tuple[list[float], dict[str, list[float]]]:
+        """Bin centres of p* (bins with data) and the rate of each mode in them."""
+        mode, p_star = np.asarray(self._mode), np.asarray(self._p_star)
+        bins = np.digitize(p_star, BIN_EDGES[1:-1])
+        present = np.unique(bins)
+        centres = [(BIN_EDGES[b] + BIN_EDGES[b + 1]) / 2 for b in present]
+        rates = {
+            name: [float(np.mean(mode[bins == b] == code)) for b in present]
+            for code, name in enumerate(MODES)
+        }
+        return centres, rates
+
+    def figure(self, title: str) -> Any:
+        """Answer, hedge and abstain rates against p*, the scheme's thresholds drawn in."""
+        from incentives.plots import mode_rates_figure
+
+        centres, rates = self.rates_by_p()
+        return mode_rates_figure(centres, rates, self.signal.thresholds(), title)
 
     def metrics(self) -> dict[str, float]:
         """The behaviour metrics of the recorded episodes (empty if there are none)."""

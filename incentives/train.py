@@ -38,6 +38,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     from agents.callbacks import IncentiveLogger, PeriodicEvaluation
     from agents.ppo import build_ppo
+    from agents.tensorboard import custom_scalars_layout, record_hparams, summary_writer
     from incentives.experiment import build_behaviour, build_env, phases, use_signal
     from incentives.summary import git_revision, package_versions, write_json
 
@@ -53,6 +54,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
     current = {"signal": schedule[0].signal}
     behaviour = build_behaviour(env_cfg, current["signal"])
+    headline = list(getattr(behaviour, "HEADLINE", ()))
+    writer = summary_writer(model.logger)
+    if writer is not None:
+        writer.add_custom_scalars(custom_scalars_layout(headline, str(eval_cfg["name"])))
     evaluation = PeriodicEvaluation(
         make_env=lambda: build_env(
             env_cfg, current["signal"], int(eval_cfg["n_envs"]), int(eval_cfg["seed"])
@@ -75,11 +80,29 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             progress_bar=bool(config.get("progress_bar", False)),
         )
     final = evaluation.run()
+    signal = schedule[-1].signal
+    record_hparams(
+        model.logger,
+        {
+            "experiment": config["experiment_name"],
+            "env": env_cfg["name"],
+            "reward": signal.name,
+            **{f"reward.{k}": v for k, v in signal.params().items()},
+            "warmup": " + ".join(f"{p.signal.name}:{p.steps}" for p in schedule[:-1]) or "none",
+            "budget": schedule[-1].steps,
+            "agent.size": str(config["agent"].get("layers") or config["agent"].get("size")),
+            "seed": seed,
+        },
+        {
+            f"eval/{eval_cfg['name']}/{k}": final[k]
+            for k in ("explicit_return", "task_score", *headline)
+            if k in final
+        },
+    )
     model.logger.dump(model.num_timesteps)
     model.save(run_dir / "model.zip")
     venv.close()
 
-    signal = schedule[-1].signal
     theory = signal.theory() if hasattr(signal, "theory") else {}
     if "optimal_reward" in final:
         theory["optimal_reward"] = final["optimal_reward"]

@@ -1,0 +1,248 @@
+"""``incentives-compare RUNS_DIR``: what each reward scheme induced, across seeds.
+
+Finds the runs under a folder (a Hydra multirun or any tree of run folders), groups them
+by scheme and by any other config key that varies, aggregates the final metrics across
+seeds (mean, interquartile mean, 95% bootstrap interval) and shows them next to what the
+scheme's theory predicts. Writes ``comparison.md``, ``comparison.csv`` and PNG plots into
+the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from incentives.aggregate import Estimate, estimate
+from incentives.runs import Run, find_runs, group_runs
+
+__all__ = ["Comparison", "compare", "main"]
+
+#: Columns per env: the explicit signal and the task score first, then behaviour.
+METRICS: dict[str, tuple[str, ...]] = {
+    "qa": (
+        "answer_rate", "hedge_rate", "abstain_rate", "accuracy_answered",
+        "hallucination_rate", "abstain_rate_unanswerable", "t_hat", "regret_relative",
+    ),
+}  # fmt: skip
+#: Short column headers for the console table.
+HEADERS = {
+    "explicit_return": "explicit", "task_score": "task", "answer_rate": "answer",
+    "hedge_rate": "hedge", "abstain_rate": "abstain", "accuracy_answered": "acc|answered",
+    "hallucination_rate": "halluc.", "abstain_rate_unanswerable": "abstain|unans.",
+    "regret_relative": "regret (rel.)",
+}  # fmt: skip
+#: Learning curves drawn for every env (progress.csv columns).
+CURVES = ("explicit/return", "task/score")
+
+
+class Comparison:
+    """The grouped runs of a folder and their across-seed estimates."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.runs = find_runs(root)
+        self.unfinished = [r for r in self.runs if not r.finished]
+        self.groups = group_runs(self.runs)
+        finished = [r.summary for r in self.runs if r.summary]
+        envs = {str(s.get("env")) for s in finished}
+        self.env = envs.pop() if len(envs) == 1 else "mixed"
+        self.metrics = ("explicit_return", "task_score", *self._behaviour_keys(finished))
+
+    def _behaviour_keys(self, summaries: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+        if self.env in METRICS:
+            return METRICS[self.env]
+        keys = {
+            k
+            for s in summaries
+            for k, v in s.get("behaviour", {}).items()
+            if "/" not in k and isinstance(v, (int, float))
+        }
+        return tuple(sorted(keys))
+
+    @staticmethod
+    def value(run: Run, metric: str) -> float | None:
+        """A final metric of a run (top level or under ``behaviour``)."""
+        summary = run.summary or {}
+        value = summary.get(metric, summary.get("behaviour", {}).get(metric))
+        return float(value) if isinstance(value, (int, float)) else None
+
+    def estimates(self) -> dict[str, dict[str, Estimate]]:
+        """Each group's estimate of each metric."""
+        return {
+            label: {m: estimate([self.value(r, m) for r in runs]) for m in self.metrics}
+            for label, runs in self.groups.items()
+        }
+
+    def theory(self, label: str) -> dict[str, Any]:
+        """The scheme's theory as the group's first run recorded it."""
+        summary = self.groups[label][0].summary or {}
+        return dict(summary.get("theory", {}))
+
+    def table(self) -> Table:
+        """A rich table: one row per group, theory beside the learned values."""
+        table = Table(title=f"Comparison of {self.root} ({len(self.groups)} groups)")
+        table.add_column("group")
+        table.add_column("n", justify="right")
+        for metric in self.metrics:
+            table.add_column(HEADERS.get(metric, metric), justify="right")
+        has_theory = any(self.theory(g) for g in self.groups)
+        if has_theory:
+            table.add_column("theory: thresholds", justify="right")
+            table.add_column("theory: optimal reward", justify="right")
+        for label, row in self.estimates().items():
+            cells = [label, str(len(self.groups[label])), *(str(row[m]) for m in self.metrics)]
+            if has_theory:
+                theory = self.theory(label)
+                cells.append(", ".join(f"{t:.3f}" for t in theory.get("thresholds", [])) or "–")
+                optimal = theory.get("optimal_reward")
+                cells.append(f"{optimal:.3f}" if isinstance(optimal, float) else "–")
+            table.add_row(*cells)
+        return table
+
+    def write_csv(self, path: Path) -> None:
+        """One row per group: n, and mean, IQM, low and high of each metric."""
+        with path.open("w", newline="") as handle:
+            out = csv.writer(handle)
+            header = ["group", "n"]
+            for m in self.metrics:
+                header += [f"{m}_mean", f"{m}_iqm", f"{m}_low", f"{m}_high"]
+            out.writerow([*header, "theory_thresholds", "theory_optimal_reward"])
+            for label, row in self.estimates().items():
+                cells: list[Any] = [label, len(self.groups[label])]
+                for m in self.metrics:
+                    e = row[m]
+                    cells += [e.mean, e.iqm, e.low, e.high]
+                theory = self.theory(label)
+                thresholds = " ".join(f"{t:.6g}" for t in theory.get("thresholds", []))
+                out.writerow([*cells, thresholds, theory.get("optimal_reward", "")])
+
+    def write_markdown(self, path: Path, plots: Sequence[Path]) -> None:
+        """The comparison as a Markdown report with its plots."""
+        lines = [
+            f"# Comparison of `{self.root}`",
+            "",
+            "Final deterministic evaluation of each run; per group: the mean over seeds and "
+            "its 95% bootstrap interval [low, high]; n is the number of seeds.",
+            "",
+        ]
+        header = ["group", "n", *self.metrics, "theory: thresholds"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for label, row in self.estimates().items():
+            thresholds = self.theory(label).get("thresholds", [])
+            cells = [label, str(len(self.groups[label])), *(str(row[m]) for m in self.metrics)]
+            cells.append(", ".join(f"{t:.3f}" for t in thresholds) or "–")
+            lines.append("| " + " | ".join(cells) + " |")
+        if self.unfinished:
+            lines += ["", "Left out (no summary.json: crashed, stopped or still running):", ""]
+            lines += [f"- `{r.path}`" for r in self.unfinished]
+        lines += ["", *(f"![{p.stem}]({p.name})" for p in plots), ""]
+        path.write_text("\n".join(lines))
+
+    def write_plots(self) -> list[Path]:
+        """Learning curves, QA answering against p*, chess endings: the PNGs written."""
+        from matplotlib import pyplot
+
+        from incentives import plots
+
+        written: list[Path] = []
+
+        def save(fig: Any, name: str) -> None:
+            path = self.root / name
+            fig.savefig(path, dpi=110)
+            pyplot.close(fig)
+            written.append(path)
+
+        all_curves = {label: [r.curves() for r in runs] for label, runs in self.groups.items()}
+        for metric in CURVES:
+            series = {
+                label: [c[metric] for c in curves if metric in c]
+                for label, curves in all_curves.items()
+            }
+            if any(series.values()):
+                save(plots.curves_figure(series, metric), f"curve_{metric.replace('/', '_')}.png")
+        by_p = self._rates_by_p()
+        if by_p:
+            save(plots.rates_by_p_figure(by_p), "answered_by_p.png")
+        endings = self._termination_rates()
+        if endings:
+            save(plots.termination_figure(endings), "terminations.png")
+        return written
+
+    def _rates_by_p(self) -> dict[str, tuple[list[float], list[list[float]], list[float]]]:
+        groups = {}
+        for label, runs in self.groups.items():
+            keys = sorted(
+                {k for r in runs for k in (r.summary or {}).get("behaviour", {})
+                 if k.startswith("answered_by_p/")}
+            )  # fmt: skip
+            if not keys:
+                continue
+            centres = [sum(map(float, k.split("/")[1].split("-"))) / 2 for k in keys]
+            rows = [
+                [(r.summary or {})["behaviour"].get(k, float("nan")) for k in keys] for r in runs
+            ]
+            groups[label] = (centres, rows, list(self.theory(label).get("thresholds", [])))
+        return groups
+
+    def _termination_rates(self) -> dict[str, dict[str, float]]:
+        rates: dict[str, dict[str, float]] = {}
+        for label, runs in self.groups.items():
+            keys = {
+                k for r in runs for k in (r.summary or {}).get("behaviour", {})
+                if k.startswith("termination/")
+            }  # fmt: skip
+            if keys:
+                rates[label] = {
+                    k.split("/", 1)[1]: estimate([self.value(r, k) for r in runs]).mean
+                    for k in sorted(keys)
+                }
+        return rates
+
+
+def compare(root: Path, console: Console | None = None) -> Comparison:
+    """Compare the runs under ``root``: print the table, write the report files."""
+    console = console or Console(width=220)
+    if not root.is_dir():
+        raise ValueError(f"RUNS_DIR {str(root)!r} is not a folder; accepted: a folder of runs")
+    comparison = Comparison(root)
+    for run in comparison.unfinished:
+        console.print(f"left out, no summary.json (crashed, stopped or running): {run.path}")
+    if not comparison.groups:
+        raise ValueError(
+            f"RUNS_DIR {str(root)!r} holds no finished run; accepted: a folder with run "
+            "folders that have a summary.json (written by incentives-train)"
+        )
+    console.print(comparison.table())
+    plots = comparison.write_plots()
+    comparison.write_csv(root / "comparison.csv")
+    comparison.write_markdown(root / "comparison.md", plots)
+    console.print(f"wrote {root / 'comparison.md'} and {root / 'comparison.csv'}")
+    for path in plots:
+        console.print(f"wrote {path}")
+    return comparison
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point of ``incentives-compare``."""
+    parser = argparse.ArgumentParser(
+        prog="incentives-compare",
+        description="Compare the runs under a folder: schemes side by side, across seeds.",
+    )
+    parser.add_argument("runs_dir", type=Path, help="a folder of runs, e.g. runs/qa_grid")
+    args = parser.parse_args(argv)
+    try:
+        compare(args.runs_dir)
+    except ValueError as error:
+        print(f"incentives-compare: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
