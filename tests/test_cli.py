@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -23,6 +24,30 @@ BEHAVIOUR_KEYS = (
     "t_hat",
     "regret",
 )
+
+
+def tensorboard_views(run_dir: Path) -> tuple[dict[str, Any], set[str], list[str], set[str]]:
+    """A run's custom-scalars layout, HParams names and metric tags, images, read back."""
+    from tensorboard.plugins.custom_scalar import layout_pb2
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0, "images": 0})
+    events.Reload()
+    (layout_event,) = events.Tensors("custom_scalars__config__")
+    layout = layout_pb2.Layout.FromString(layout_event.tensor_proto.string_val[0])
+    charts = {
+        category.title: {chart.title: list(chart.multiline.tag) for chart in category.chart}
+        for category in layout.category
+    }
+    hparams: set[str] = set()
+    metrics: list[str] = []
+    for content in events.PluginTagToContent("hparams").values():
+        data = plugin_data_pb2.HParamsPluginData.FromString(content)
+        if data.HasField("session_start_info"):
+            hparams |= set(data.session_start_info.hparams)
+        if data.HasField("experiment"):
+            metrics += [m.name.tag for m in data.experiment.metric_infos]
+    return charts, hparams, metrics, set(events.Tags()["images"])
 
 
 def scalar_tags(run_dir: Path) -> dict[str, list[float]]:
@@ -64,6 +89,19 @@ def test_run_writes_events_and_summary(tmp_path: Path) -> None:
     assert "eval/heldout/regret" in tags and "eval/heldout/explicit_return" in tags
     # the final evaluation is the one in summary.json
     assert tags["eval/heldout/t_hat"][-1] == pytest.approx(summary["behaviour"]["t_hat"])
+    # the three views side by side in custom scalars, and the run's HParams
+    charts, hparams, metrics, images = tensorboard_views(run_dir)
+    assert charts["explicit signal vs task score"]["task score"] == [
+        r"^task/score$",
+        r"^eval/heldout/task_score$",
+    ]
+    behaviour = charts["behaviour (training, eval)"]
+    for metric in ("answer_rate", "hedge_rate", "abstain_rate", "hallucination_rate", "t_hat"):
+        assert behaviour[metric] == [f"^behaviour/{metric}$", f"^eval/heldout/{metric}$"]
+    assert {"reward", "reward.wrong", "seed", "warmup", "env", "agent.size"} <= hparams
+    assert "eval/heldout/t_hat" in metrics and "eval/heldout/regret" in metrics
+    assert all(tag in tags for tag in metrics), "HParams metrics are logged scalars"
+    assert "eval/heldout/figure" in images
     # the explicit return and the task score are different views: under the grid a
     # wrong answer costs -4 but scores 0
     assert all(-4.0 <= r <= 1.0 for r in tags["explicit/return"])
