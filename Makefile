@@ -41,7 +41,9 @@ unit: setup stockfish
 test: lint typecheck unit
 
 bench: setup
+	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	$(BIN)/python benchmarks/qa_env_throughput.py
+	$(BIN)/python benchmarks/chess_env_throughput.py
 
 clean:
 	rm -rf $(VENV) runs outputs multirun

@@ -11,7 +11,7 @@ given at the end (a game cut off at ``max_plies`` counts as a draw). Each step's
 reports the events a reward scheme may use: ``learner_move`` and ``opponent_move`` (UCI),
 ``captured_by_learner`` and ``captured_by_opponent`` (the value of the piece taken, 0 if
 none), ``gave_check``, ``material_balance`` (learner minus opponent) and ``ply``; at the end
-also ``outcome`` (win, draw, loss), ``termination`` and ``pgn`` (unless ``pgn=False``).
+also ``outcome`` (win, draw, loss), ``termination`` and ``pgn`` (written during play).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from typing import Any, SupportsFloat
 
 import chess
-import chess.pgn
 import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +27,8 @@ from gymnasium import spaces
 
 from envs.chess.actions import N_ACTIONS, decode_action, legal_actions
 from envs.chess.material import capture_value, material_balance
-from envs.chess.observation import N_PLANES_OBS, board_planes, repetitions
+from envs.chess.notation import movetext, san_without_suffix, suffix
+from envs.chess.observation import PLANE_HIGH, board_planes, repetitions
 from envs.chess.opponents import Opponent, make_opponent
 from envs.chess.starts import ENDGAMES, STARTS, load_fens, random_endgame, random_opening
 
@@ -67,9 +67,6 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         max_plies: plies (both sides) after which the episode is truncated.
         illegal_action: ``raise`` (a ``ValueError`` naming the action, its move and the
             FEN) or ``lose`` (the episode ends as a loss, ``info["illegal_action"]``).
-        pgn: put the game's PGN in the final ``info``. Writing it replays the game for
-            its move notation, a quarter of the time of a long random game: training
-            envs may turn it off and keep it for evaluation.
 
     Example:
         >>> env = ChessEnv(start="kqk", max_plies=50)
@@ -89,7 +86,6 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         opponent: str | Mapping[str, Any] | Opponent = "random",
         max_plies: int = 400,
         illegal_action: str = "raise",
-        pgn: bool = True,
         render_mode: str | None = None,
     ) -> None:
         self.start = _choice("start", start, STARTS)
@@ -106,10 +102,9 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             raise ValueError("chess start='fen_file' needs fen_file=<path>; accepted: a path")
         self.fens = load_fens(fen_file) if start == "fen_file" and fen_file else []
         self.opening_plies, self.max_plies = opening_plies, max_plies
-        self.record_pgn = pgn
         self.render_mode = render_mode
         self.opponent = make_opponent(opponent)
-        self.observation_space = spaces.Box(0, 255, (N_PLANES_OBS, 8, 8), dtype=np.uint8)
+        self.observation_space = spaces.Box(0, PLANE_HIGH, dtype=np.uint8)
         self.action_space = spaces.Discrete(N_ACTIONS)
         self.board = chess.Board()
         self.learner: chess.Color = chess.WHITE
@@ -117,6 +112,8 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         self._moves: list[chess.Move] = []
         self._actions: dict[int, chess.Move] = {}
         self._over = True
+        self._sans: list[str] = []
+        self._start: tuple[str, chess.Color, int] = (chess.STARTING_FEN, chess.WHITE, 1)
 
     # -- the game ---------------------------------------------------------------------
     def _start_board(self) -> chess.Board:
@@ -150,29 +147,42 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             return "loss"
         return "draw"
 
-    def _opponent_move(self) -> tuple[str, int]:
-        move = self.opponent.choose(self.board, self._moves)
-        captured = capture_value(self.board, move)
+    def _play(self, move: chess.Move) -> str | None:
+        """Make ``move``, note it in SAN; the reason the game ended with it, if so."""
+        san = san_without_suffix(self.board, move, self._moves)
         self.board.push(move)
         self.plies += 1
-        return move.uci(), captured
+        ended = self._termination()
+        self._sans.append(san + suffix(self.board, self._moves))
+        return ended
+
+    def _opponent_move(self) -> tuple[str, int, str | None]:
+        move = self.opponent.choose(self.board, self._moves)
+        captured = capture_value(self.board, move)
+        return move.uci(), captured, self._play(move)
 
     def _observe(self) -> npt.NDArray[np.uint8]:
         return board_planes(self.board, repetitions(self.board))
 
-    def _pgn(self, outcome: str) -> str:
-        game = chess.pgn.Game.from_board(self.board)
+    def _pgn(self, outcome: str, finished: bool) -> str:
+        """The game as PGN, from the notation written during play."""
+        fen, turn, number = self._start
         names = ("learner", self.opponent.name)
         white, black = names if self.learner == chess.WHITE else names[::-1]
-        game.headers.update(
-            {"Event": f"incentives/Chess-v0 {self.start}", "White": white, "Black": black}
-        )
-        if outcome == "draw" or game.headers.get("Result") == "*":
-            score = {"win": "1-0", "loss": "0-1", "draw": "1/2-1/2"}[outcome]
-            if self.learner == chess.BLACK and outcome != "draw":
-                score = score[::-1]
-            game.headers["Result"] = score
-        return str(game)
+        result = "*"
+        if finished:
+            learner_won = {"win": True, "loss": False}.get(outcome)
+            if learner_won is None:
+                result = "1/2-1/2"
+            else:
+                result = "1-0" if learner_won == (self.learner == chess.WHITE) else "0-1"
+        headers = [("Event", f"incentives/Chess-v0 {self.start}"), ("Site", "?"),
+                   ("Date", "????.??.??"), ("Round", "?"), ("White", white), ("Black", black),
+                   ("Result", result)]  # fmt: skip
+        if fen != chess.STARTING_FEN:
+            headers += [("FEN", fen), ("SetUp", "1")]
+        head = "\n".join(f'[{k} "{v}"]' for k, v in headers)
+        return f"{head}\n\n{movetext(self._sans, turn, number, result)}\n"
 
     # -- gymnasium ----------------------------------------------------------------------
     def reset(
@@ -190,11 +200,12 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             if color == "to_move":
                 self.learner = self.board.turn
             self.plies = 0
+            self._sans = []
+            self._start = (self.board.fen(), self.board.turn, self.board.fullmove_number)
             ended = self._termination()
             opponent_move = None
             if ended is None and self.board.turn != self.learner:
-                opponent_move, _ = self._opponent_move()
-                ended = self._termination()
+                opponent_move, _, ended = self._opponent_move()
             if ended is None:
                 break
         else:  # pragma: no cover - only a FEN file of positions that end at once
@@ -243,13 +254,10 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             "opponent_move": None,
             "captured_by_opponent": 0,
         }
-        board.push(move)
-        self.plies += 1
+        ended = self._play(move)
         info["gave_check"] = board.is_check()
-        ended = self._termination()
-        if ended is None:
-            info["opponent_move"], info["captured_by_opponent"] = self._opponent_move()
-            ended = self._termination()
+        if ended is None and self.plies < self.max_plies:
+            info["opponent_move"], info["captured_by_opponent"], ended = self._opponent_move()
         if ended is not None:
             return self._finish(info, ended, truncated=False)
         if self.plies >= self.max_plies:
@@ -274,9 +282,8 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             ply=self.plies,
             outcome=outcome,
             termination=termination,
+            pgn=self._pgn(outcome, finished=not truncated),
         )
-        if self.record_pgn:
-            info["pgn"] = self._pgn(outcome)
         return self._observe(), _SCORES[outcome], not truncated, truncated, info
 
     def render(self) -> str | None:

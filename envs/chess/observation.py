@@ -2,9 +2,10 @@
 
 Planes 0–5 the mover's pawns, knights, bishops, rooks, queens, king; 6–11 the opponent's;
 12–15 castling rights (own king side, own queen side, opponent king side, opponent queen
-side; all ones when held); 16 the en-passant square; 17 how often the position occurred
-before (0–2); 18 the halfmove clock. Rows are ranks and columns files, in the mover's
-frame: for black the board is mirrored top to bottom, as in the action layout.
+side; all ones when held); 16 the en-passant square (when a capture there is legal); 17 how
+often the position occurred before (0–2); 18 the halfmove clock. Rows are ranks and columns
+files, in the mover's frame: for black the board is mirrored top to bottom, as in the action
+layout.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import chess
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["N_PLANES_OBS", "board_planes", "repetitions"]
+__all__ = ["N_PLANES_OBS", "PLANE_HIGH", "board_planes", "repetitions"]
 
 N_PLANES_OBS = 19
+#: The largest value of each plane: 1 for the bit planes, 2 repetitions, 255 the clock.
+#: (Not 255 everywhere, so SB3 does not take the planes for an image and divide by 255.)
+PLANE_HIGH = np.ones((N_PLANES_OBS, 8, 8), dtype=np.uint8)
+PLANE_HIGH[17], PLANE_HIGH[18] = 2, 255
 _PIECE_BBS = ("pawns", "knights", "bishops", "rooks", "queens", "kings")
 
 
@@ -40,7 +45,7 @@ def board_planes(board: chess.Board, repeated: int | None = None) -> npt.NDArray
     own, opp = board.occupied_co[us], board.occupied_co[not us]
     pieces = [getattr(board, name) for name in _PIECE_BBS]
     bbs = [bb & own for bb in pieces] + [bb & opp for bb in pieces]
-    ep = board.ep_square
+    ep = board.ep_square if board.has_legal_en_passant() else None
     bbs.append(chess.BB_SQUARES[ep] if ep is not None else 0)
     if us == chess.BLACK:
         bbs = [chess.flip_vertical(bb) for bb in bbs]
