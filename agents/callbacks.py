@@ -20,7 +20,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.tensorboard import TB_ONLY
 
-__all__ = ["EpisodeMetrics", "IncentiveLogger", "PeriodicEvaluation", "evaluate"]
+__all__ = ["Checkpointer", "EpisodeMetrics", "IncentiveLogger", "PeriodicEvaluation", "evaluate"]
 
 
 class EpisodeMetrics(Protocol):
@@ -95,9 +95,10 @@ class IncentiveLogger(BaseCallback):
     ``behaviour/<metric>``.
     """
 
-    def __init__(self, behaviour: EpisodeMetrics) -> None:
+    def __init__(self, behaviour: EpisodeMetrics, phase: int = 0) -> None:
         super().__init__()
         self.behaviour = behaviour
+        self.phase = phase
         self.tally: EpisodeTally | None = None
 
     def _on_training_start(self) -> None:
@@ -117,6 +118,7 @@ class IncentiveLogger(BaseCallback):
             self.logger.record(key, value)
         for key, value in self.behaviour.metrics().items():
             self.logger.record(f"behaviour/{key}", value)
+        self.logger.record("explicit/phase", self.phase)
         self.tally = EpisodeTally(self.training_env.num_envs)
         self.behaviour.clear()
 
@@ -158,7 +160,11 @@ def evaluate(
 
 
 class PeriodicEvaluation(BaseCallback):
-    """Evaluates the deterministic policy every ``every`` steps; logs ``eval/<name>/*``."""
+    """Evaluates the deterministic policy every ``every`` steps; logs ``eval/<name>/*``.
+
+    Evaluations happen at the end of the first rollout past each ``every`` steps, and once
+    at step 0.
+    """
 
     def __init__(
         self,
@@ -198,7 +204,35 @@ class PeriodicEvaluation(BaseCallback):
         self.last_at = self.num_timesteps
         return self.results
 
+    def _on_training_start(self) -> None:
+        if self.every > 0 and self.num_timesteps == 0:  # the untrained policy, at step 0
+            self.run()
+            self.logger.dump(0)
+
     def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        # at a rollout's end, so that the evaluation is logged at the step it was made
         if self.every > 0 and self.num_timesteps - self.last_at >= self.every:
             self.run()
+
+
+class Checkpointer(BaseCallback):
+    """Calls ``save(model)`` at the end of a rollout once ``every`` steps have passed.
+
+    At a rollout's end the model has trained on everything before it, so a run resumed
+    from there repeats no update and skips none but the rollout in hand.
+    """
+
+    def __init__(self, every: int, save: Callable[[BaseAlgorithm], None], last_at: int) -> None:
+        super().__init__()
+        self.every, self.save, self.last_at = every, save, last_at
+
+    def _on_step(self) -> bool:
         return True
+
+    def _on_rollout_end(self) -> None:
+        if self.every > 0 and self.num_timesteps - self.last_at >= self.every:
+            self.save(self.model)
+            self.last_at = self.num_timesteps

@@ -11,7 +11,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.networks import mlp_layers
 
-__all__ = ["build_ppo"]
+__all__ = ["build_ppo", "load_ppo"]
 
 
 def build_ppo(config: Mapping[str, Any], venv: VecEnv, seed: int) -> PPO:
@@ -20,8 +20,7 @@ def build_ppo(config: Mapping[str, Any], venv: VecEnv, seed: int) -> PPO:
     ``config`` holds ``size`` (a preset) or ``layers``, ``device`` (``auto`` takes CUDA
     when present), ``torch_threads`` and PPO's own hyperparameters.
     """
-    if config.get("torch_threads"):
-        torch.set_num_threads(int(config["torch_threads"]))
+    _threads(config)
     layers = mlp_layers(str(config.get("size", "small")), config.get("layers"))
     return PPO(
         "MlpPolicy",
@@ -41,3 +40,14 @@ def build_ppo(config: Mapping[str, Any], venv: VecEnv, seed: int) -> PPO:
         seed=seed,
         verbose=0,
     )
+
+
+def _threads(config: Mapping[str, Any]) -> None:
+    if config.get("torch_threads"):
+        torch.set_num_threads(int(config["torch_threads"]))
+
+
+def load_ppo(config: Mapping[str, Any], path: str, venv: VecEnv) -> PPO:
+    """A PPO agent saved at ``path`` (with its optimizer and step count), on ``venv``."""
+    _threads(config)
+    return PPO.load(path, env=venv, device=str(config.get("device", "auto")))

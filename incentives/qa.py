@@ -10,6 +10,7 @@ is what lets a run's learned behaviour be compared with what the scheme actually
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -162,6 +163,33 @@ class HedgingGridSignal(QASignal):
                 f"hedged_wrong={self.hedged_wrong}; accepted: a grid that pays more for a "
                 "right hedged answer than a wrong one"
             )
+        if self.abstain >= self.correct:
+            raise ValueError(
+                f"{self.name}: abstain={self.abstain} pays at least as much as correct="
+                f"{self.correct}, so no answer is ever worth giving; accepted: abstain < correct"
+            )
+        for unusual in self.oddities():
+            warnings.warn(f"{self.name}: {unusual}", UserWarning, stacklevel=3)
+
+    def oddities(self) -> list[str]:
+        """What is allowed but unusual about this grid, in words."""
+        odd = []
+        if self.hedged_correct > self.correct:
+            odd.append(
+                f"hedged_correct={self.hedged_correct} > correct={self.correct}: a right "
+                "answer pays more hedged than stated"
+            )
+        if self.hedged_wrong < self.wrong:
+            odd.append(
+                f"hedged_wrong={self.hedged_wrong} < wrong={self.wrong}: a wrong answer costs "
+                "more hedged than stated"
+            )
+        if self.wrong >= self.abstain:
+            odd.append(
+                f"wrong={self.wrong} >= abstain={self.abstain}: guessing never loses to "
+                "'I don't know', so the grid cannot teach abstaining"
+            )
+        return odd
 
     def payoff(self, mode: str, correct: bool) -> float:
         """The grid's cell for ``mode`` and correctness."""

@@ -72,7 +72,7 @@ class QABehaviour:
     #: The metrics shown side by side in TensorBoard's custom-scalars view.
     HEADLINE: tuple[str, ...] = (
         "answer_rate", "hedge_rate", "abstain_rate", "hallucination_rate",
-        "abstain_rate_unanswerable", "t_hat", "regret",
+        "abstain_rate_unanswerable", "t_hat", "regret", "regret_relative",
     )  # fmt: skip
 
     def __init__(self, signal: QASignal) -> None:

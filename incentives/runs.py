@@ -31,21 +31,23 @@ class Run:
         return self.summary is not None
 
     def curves(self) -> dict[str, list[tuple[float, float]]]:
-        """Each logged scalar of ``progress.csv`` as (timestep, value) points."""
-        table = self.path / "progress.csv"
-        if not table.is_file():
-            return {}
+        """Each logged scalar as (timestep, value) points, in step order.
+
+        Reads ``progress.csv`` and the parts a resumed run left (``progress.<k>.csv``).
+        """
+        tables = sorted(self.path.glob("progress*.csv"))
         series: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        with table.open(newline="") as handle:
-            for row in csv.DictReader(handle):
-                step = _number(row.get("time/total_timesteps"))
-                if step is None:
-                    continue
-                for key, text in row.items():
-                    value = _number(text)
-                    if value is not None and key != "time/total_timesteps":
-                        series[key].append((step, value))
-        return dict(series)
+        for table in tables:
+            with table.open(newline="") as handle:
+                for row in csv.DictReader(handle):
+                    step = _number(row.get("time/total_timesteps"))
+                    if step is None:
+                        continue
+                    for key, text in row.items():
+                        value = _number(text)
+                        if value is not None and key != "time/total_timesteps":
+                            series[key].append((step, value))
+        return {key: sorted(points) for key, points in series.items()}
 
 
 def _number(text: str | None) -> float | None:
@@ -83,7 +85,7 @@ def find_runs(root: Path) -> list[Run]:
     """
     folders = {p.parent for p in root.rglob("summary.json")}
     folders |= {p.parent.parent for p in root.rglob(".hydra/config.yaml")}
-    folders |= {p.parent for p in root.rglob("progress.csv")}
+    folders |= {p.parent for p in root.rglob("progress*.csv")}
     runs = []
     for folder in sorted(folders):
         summary_file = folder / "summary.json"

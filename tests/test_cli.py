@@ -98,7 +98,7 @@ def test_run_writes_events_and_summary(tmp_path: Path) -> None:
     behaviour = charts["behaviour (training, eval)"]
     for metric in ("answer_rate", "hedge_rate", "abstain_rate", "hallucination_rate", "t_hat"):
         assert behaviour[metric] == [f"^behaviour/{metric}$", f"^eval/heldout/{metric}$"]
-    assert {"reward", "reward.wrong", "seed", "warmup", "env", "agent.size"} <= hparams
+    assert {"reward", "reward.params", "seed", "warmup", "env", "agent.size"} <= hparams
     assert "eval/heldout/t_hat" in metrics and "eval/heldout/regret" in metrics
     assert all(tag in tags for tag in metrics), "HParams metrics are logged scalars"
     assert "eval/heldout/figure" in images
@@ -198,15 +198,3 @@ def test_module_entry_point_shows_help() -> None:
     )
     assert done.returncode == 0
     assert "reward: binary, confidence_target, hedging_grid" in done.stdout
-
-
-def test_same_seed_same_summary(tmp_path: Path) -> None:
-    """On CPU, the same config and seed give the same final metrics."""
-    results = []
-    for k in range(2):
-        run_dir = tmp_path / f"run{k}"
-        done = run_cli(*TINY, "seed=3", "agent.device=cpu", f"hydra.run.dir={run_dir}", cwd=ROOT)
-        assert done.returncode == 0, done.stderr
-        summary = json.loads((run_dir / "summary.json").read_text())
-        results.append((summary["explicit_return"], summary["behaviour"]))
-    assert results[0] == results[1]

@@ -297,7 +297,8 @@ def test_unknown_scheme_name_lists_accepted(build: str) -> None:
 
 
 def test_valid_parameters_are_kept_as_floats() -> None:
-    signal = incentives.make_signal("hedging_grid", correct=2, wrong=-1)
+    with pytest.warns(UserWarning, match="hedged_wrong=-2.0 < wrong=-1.0"):
+        signal = incentives.make_signal("hedging_grid", correct=2, wrong=-1)
     assert isinstance(signal, HedgingGridSignal)
     assert signal.params() == {
         "correct": 2.0,
@@ -355,3 +356,21 @@ def test_wrapper_theory_hand_values() -> None:
     assert incentives.make(
         "confidence_target", gym.make("incentives/QA-v0"), t=0.9
     ).thresholds() == (0.9,)
+
+
+@pytest.mark.parametrize(
+    ("params", "unusual"),
+    [
+        ({"hedged_correct": 1.5}, "a right answer pays more hedged than stated"),
+        ({"hedged_wrong": -5.0}, "a wrong answer costs more hedged than stated"),
+        ({"wrong": 0.0, "hedged_wrong": 0.0}, "guessing never loses"),
+    ],
+)
+def test_unusual_grids_warn_but_build(params: dict[str, float], unusual: str) -> None:
+    with pytest.warns(UserWarning, match=unusual):
+        signal = HedgingGridSignal(**params)
+    assert signal.params()[next(iter(params))] == next(iter(params.values()))
+
+
+def test_the_talks_grid_is_not_unusual() -> None:
+    assert HedgingGridSignal().oddities() == []

@@ -1,0 +1,190 @@
+"""One training run, start to finish: the reward schedule, checkpoints, the summary.
+
+``train(config, run_dir)`` trains the configured agent through the reward phases, logging
+the three views of the run, checkpointing every ``checkpoint.every`` steps; called again
+on the same folder it resumes from the last checkpoint (or, with ``resume: false``, starts
+over in a new folder beside it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from incentives.experiment import build_behaviour, build_env, phases, use_signal
+from incentives.resume import (
+    Checkpoint,
+    ResumeError,
+    config_difference,
+    restart_folder,
+    truncate_logs,
+)
+from incentives.summary import git_revision, package_versions, write_json
+
+__all__ = ["train"]
+
+
+def _fresh_folder(run_dir: Path, resume: bool) -> tuple[Path, Checkpoint | None]:
+    """The folder to write to and the checkpoint to resume from, if any."""
+    started = any(run_dir.glob("events.out.tfevents.*")) or (run_dir / "summary.json").exists()
+    if not resume:
+        return (restart_folder(run_dir) if started or Checkpoint.load(run_dir) else run_dir), None
+    return run_dir, Checkpoint.load(run_dir)
+
+
+def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Train the configured agent through the reward schedule; return the summary."""
+    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.utils import set_random_seed
+
+    from agents.callbacks import Checkpointer, IncentiveLogger, PeriodicEvaluation
+    from agents.ppo import build_ppo, load_ppo
+    from agents.tensorboard import custom_scalars_layout, record_hparams, summary_writer
+
+    schedule = phases(config)
+    resume = bool(config.get("resume", True))
+    finished = run_dir / "summary.json"
+    if resume and finished.exists():
+        summary: dict[str, Any] = json.loads(finished.read_text())
+        summary["already_finished"] = True
+        return summary
+    run_dir, checkpoint = _fresh_folder(run_dir, resume)
+    if checkpoint is not None:
+        changed = config_difference(checkpoint.config, config)
+        if changed:
+            raise ResumeError(
+                f"{run_dir} holds a checkpoint of another config ({changed}); accepted: the "
+                "same command to resume, or resume=false to start over in a new folder"
+            )
+    seed = int(config["seed"])
+    env_cfg, eval_cfg, agent_cfg = config["env"], config["eval"], config["agent"]
+    every = int(config.get("checkpoint", {}).get("every", 0))
+    set_random_seed(seed)
+    started = time.perf_counter()
+
+    first = checkpoint.phase if checkpoint else 0
+    venv = build_env(env_cfg, schedule[first].signal, int(env_cfg["n_envs"]), seed)
+    if checkpoint is not None:
+        truncate_logs(run_dir, checkpoint.num_timesteps)
+        try:
+            model = load_ppo(agent_cfg, str(run_dir / checkpoint.model), venv)
+        except Exception as error:  # SB3 raises many kinds for a bad or foreign zip
+            raise ResumeError(
+                f"checkpoint {str(run_dir / checkpoint.model)!r} cannot be loaded ({error}); "
+                "accepted: resume=false to start over in a new folder"
+            ) from None
+    else:
+        model = build_ppo(agent_cfg, venv, seed)
+    model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
+    current = {"signal": schedule[first].signal}
+    behaviour = build_behaviour(env_cfg, current["signal"])
+    headline = list(getattr(behaviour, "HEADLINE", ()))
+    writer = summary_writer(model.logger)
+    if writer is not None and checkpoint is None:
+        writer.add_custom_scalars(custom_scalars_layout(headline, str(eval_cfg["name"])))
+    evaluation = PeriodicEvaluation(
+        make_env=lambda: build_env(
+            env_cfg, current["signal"], int(eval_cfg["n_envs"]), int(eval_cfg["seed"])
+        ),
+        make_behaviour=lambda: build_behaviour(env_cfg, current["signal"]),
+        every=int(eval_cfg["every"]),
+        episodes=int(eval_cfg["episodes"]),
+        seed=int(eval_cfg["seed"]),
+        name=str(eval_cfg["name"]),
+    )
+    evaluation.last_at = checkpoint.eval_last_at if checkpoint else 0
+    earlier_wall = checkpoint.wall_time_s if checkpoint else 0.0
+    where = {"phase": first, "phase_start": checkpoint.phase_start if checkpoint else 0}
+
+    def save_checkpoint(model: Any) -> None:
+        model.logger.record("time/total_timesteps", model.num_timesteps, exclude="tensorboard")
+        model.logger.dump(model.num_timesteps)
+        name = f"checkpoint-{model.num_timesteps}.zip"
+        model.save(run_dir / name)
+        Checkpoint(
+            model=name,
+            num_timesteps=int(model.num_timesteps),
+            phase=where["phase"],
+            phase_start=where["phase_start"],
+            eval_last_at=evaluation.last_at,
+            wall_time_s=earlier_wall + time.perf_counter() - started,
+            config=config,
+        ).save(run_dir)
+
+    checkpointer = Checkpointer(every, save_checkpoint, int(model.num_timesteps))
+    for k in range(first, len(schedule)):
+        phase = schedule[k]
+        if k != first or checkpoint is None:
+            where["phase_start"] = int(model.num_timesteps)
+        where["phase"] = k
+        remaining = phase.steps - (int(model.num_timesteps) - where["phase_start"])
+        current["signal"] = phase.signal
+        use_signal(venv, phase.signal)
+        behaviour.use_signal(phase.signal)
+        if remaining <= 0:
+            continue
+        model.learn(
+            total_timesteps=remaining,
+            callback=[IncentiveLogger(behaviour, phase=k), evaluation, checkpointer],
+            reset_num_timesteps=k == 0 and checkpoint is None,
+            progress_bar=bool(config.get("progress_bar", False)),
+        )
+    # The last update's train/* statistics are never dumped (SB3 drops them too): their
+    # step is the last rollout's, which already holds the update before.
+    for pending in (model.logger.name_to_value, model.logger.name_to_count):
+        pending.clear()
+    model.logger.name_to_excluded.clear()
+    done_at_end = evaluation.results and evaluation.last_at == model.num_timesteps
+    final = evaluation.results if done_at_end else evaluation.run()
+    signal = schedule[-1].signal
+    params = signal.params()
+    record_hparams(
+        model.logger,
+        {
+            "experiment": config["experiment_name"],
+            "env": env_cfg["name"],
+            "reward": signal.name,
+            # one string, so every run of a sweep has the same HParams columns
+            "reward.params": " ".join(f"{k}={v}" for k, v in params.items()) or "none",
+            "warmup": " + ".join(f"{p.signal.name}:{p.steps}" for p in schedule[:-1]) or "none",
+            "budget": schedule[-1].steps,
+            "agent.size": str(agent_cfg.get("layers") or agent_cfg.get("size")),
+            "seed": seed,
+        },
+        {
+            f"eval/{eval_cfg['name']}/{k}": final[k]
+            for k in (*headline, "explicit_return", "task_score")
+            if k in final
+        },
+    )
+    model.logger.dump(model.num_timesteps)
+    model.save(run_dir / "model.zip")
+    venv.close()
+
+    theory = signal.theory() if hasattr(signal, "theory") else {}
+    if "optimal_reward" in final:
+        theory["optimal_reward"] = final["optimal_reward"]
+    summary = {
+        "experiment": config["experiment_name"],
+        "env": env_cfg["name"],
+        "reward": {"name": signal.name, "params": params},
+        "seed": seed,
+        "phases": [{"reward": p.signal.name, "steps": p.steps} for p in schedule],
+        "timesteps": int(model.num_timesteps),
+        "wall_time_s": round(earlier_wall + time.perf_counter() - started, 2),
+        "resumed_from": checkpoint.num_timesteps if checkpoint else None,
+        "run_dir": str(run_dir),
+        "explicit_return": final["explicit_return"],
+        "task_score": final["task_score"],
+        "behaviour": {k: v for k, v in final.items() if k not in ("explicit_return", "task_score")},
+        "theory": theory,
+        "config": config,
+        "versions": package_versions(),
+        "git_revision": git_revision(),
+    }
+    write_json(run_dir / "summary.json", summary)
+    for old in run_dir.glob("checkpoint*"):
+        old.unlink()
+    return summary

@@ -1,0 +1,196 @@
+"""Reliability: resume after a crash, reproducible runs, one clear line for bad input."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+from tests.conftest import ROOT, TINY, run_cli
+
+
+def steps_by_tag(run_dir: Path) -> dict[str, list[int]]:
+    """Every scalar tag's steps across all event files of a run, raw (no purging)."""
+    steps: dict[str, list[int]] = collections.defaultdict(list)
+    for events in sorted(run_dir.glob("events.out.tfevents.*")):
+        for event in EventFileLoader(str(events)).Load():
+            for value in event.summary.value:
+                steps[value.tag].append(event.step)
+    return steps
+
+
+def test_killed_run_resumes_to_its_budget(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    args = [
+        "budget=400000", "checkpoint.every=40000", "eval.every=100000", "eval.episodes=512",
+        "progress_bar=false", f"hydra.run.dir={run_dir}",
+    ]  # fmt: skip
+    cmd = [sys.executable, "-m", "incentives.train", *args]
+    first = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        while not (run_dir / "checkpoint.json").exists():
+            assert first.poll() is None, first.communicate()[1]
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.communicate()
+    checkpoint = json.loads((run_dir / "checkpoint.json").read_text())
+    assert not (run_dir / "summary.json").exists()
+
+    resumed = run_cli(*args, cwd=ROOT)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["timesteps"] >= 400000
+    assert summary["resumed_from"] >= checkpoint["num_timesteps"]
+    assert len(list(run_dir.glob("events.out.tfevents.*"))) == 2  # one per process
+    steps = steps_by_tag(run_dir)
+    for tag, seen in steps.items():
+        assert len(seen) == len(set(seen)), f"{tag} logged twice at a step"
+    curve = sorted(steps["explicit/return"])
+    assert curve[-1] == summary["timesteps"]
+    assert set(np.diff(curve)) == {curve[0]}, "a gap in the curve"  # one point per rollout
+    assert not list(run_dir.glob("checkpoint*")), "checkpoints are removed at the end"
+
+
+def test_finished_run_is_not_trained_again(tmp_path: Path) -> None:
+    args = [*TINY, f"hydra.run.dir={tmp_path}"]
+    assert run_cli(*args, cwd=ROOT).returncode == 0
+    before = (tmp_path / "summary.json").read_text()
+    again = run_cli(*args, cwd=ROOT)
+    assert again.returncode == 0 and "already finished" in again.stdout
+    assert (tmp_path / "summary.json").read_text() == before
+
+    fresh = run_cli(*args, "resume=false", cwd=ROOT)
+    assert fresh.returncode == 0, fresh.stderr
+    assert (tmp_path / "summary.json").read_text() == before, "the old run is kept"
+    assert (tmp_path.with_name(tmp_path.name + ".1") / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("vec_env", ["batched", "subproc"])
+def test_same_seed_same_summary(tmp_path: Path, vec_env: str) -> None:
+    """On CPU, the same config and seed give the same final metrics."""
+    extra = ["agent.device=cpu", "seed=3"]
+    if vec_env == "subproc":
+        extra += ["env.batched=null", "env.vec_env=subproc", "env.n_envs=2", "budget=512",
+                  "agent.n_steps=64", "agent.batch_size=64", "eval.n_envs=4",
+                  "eval.episodes=64"]  # fmt: skip
+    results = []
+    for k in range(2):
+        done = run_cli(*TINY, *extra, f"hydra.run.dir={tmp_path / str(k)}", cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        summary = json.loads((tmp_path / str(k) / "summary.json").read_text())
+        results.append((summary["explicit_return"], summary["behaviour"]))
+    assert results[0] == results[1]
+
+
+def _checkpoint(run_dir: Path, config_change: str = "", model: bytes = b"not a zip") -> None:
+    """A run folder with a checkpoint: its model file holds ``model``."""
+    run_dir.mkdir(parents=True)
+    (run_dir / "checkpoint-8.zip").write_bytes(model)
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from incentives.train import config_dir
+
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("config", overrides=[*TINY, *([config_change] if config_change else [])])
+    checkpoint = {
+        "model": "checkpoint-8.zip", "num_timesteps": 8, "phase": 0, "phase_start": 0,
+        "eval_last_at": 0, "wall_time_s": 1.0, "config": OmegaConf.to_container(cfg),
+    }  # fmt: skip
+    (run_dir / "checkpoint.json").write_text(json.dumps(checkpoint))
+
+
+BAD_INPUT = [
+    # (case, CLI arguments, what the one line must name)
+    ("unknown env", ["env=nope"], "unknown env 'nope'; accepted: qa"),
+    ("unknown scheme", ["reward=nope"], "unknown reward 'nope'; accepted: binary"),
+    ("unknown agent", ["agent=nope"], "unknown agent 'nope'; accepted: ppo"),
+    ("unknown experiment", ["+experiment=nope"], "unknown experiment 'nope'; accepted: qa_demo"),
+    ("unknown in a sweep", ["-m", "reward=binary,nope"], "unknown reward 'nope'"),
+    ("unknown scheme parameter", ["+reward.wong=1"], "unknown parameter 'wong'; accepted: correct"),
+    ("parameter not a number", ["reward.wrong=abc"], "wrong='abc' is not a number"),
+    ("parameter NaN", ["reward.wrong=nan"], "wrong=nan is not finite"),
+    ("parameter infinite", ["reward.wrong=-inf"], "wrong=-inf is not finite"),
+    ("grid: wrong pays more", ["reward.wrong=2"], "correct=1.0 must be greater than wrong=2.0"),
+    ("grid: abstain pays most", ["reward.abstain=1"], "abstain=1.0 pays at least as much"),
+    ("confidence target out of range", ["reward=confidence_target", "reward.t=1"], "t=1"),
+    ("budget zero", ["budget=0"], "budget=0; accepted: a positive whole number"),
+    ("budget negative", ["budget=-5"], "budget=-5"),
+    ("warm-up steps", ["warmup=[{reward: binary, steps: 0}]"], "warmup[0].steps=0"),
+    ("network size", ["agent.size=huge"], "unknown network size 'huge'; accepted: tiny"),
+    ("vector env kind", ["env.batched=null", "env.vec_env=threads"], "env.vec_env='threads'"),
+]
+
+
+@pytest.mark.parametrize(("case", "args", "named"), BAD_INPUT, ids=[c for c, *_ in BAD_INPUT])
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, case: str, args: list[str], named: str
+) -> None:
+    done = run_cli(*args, f"hydra.run.dir={tmp_path / 'run'}", cwd=ROOT)
+    assert done.returncode == 2, (case, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("incentives-train: error: ") and named in lines[0], lines[0]
+    assert "accepted" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("case", "named"),
+    [
+        ("corrupt checkpoint", "is corrupt"),
+        ("unloadable checkpoint", "cannot be loaded"),
+        ("checkpoint of another config", "checkpoint of another config (reward.wrong"),
+    ],
+)
+def test_bad_checkpoint_is_one_line_and_keeps_the_files(
+    tmp_path: Path, case: str, named: str
+) -> None:
+    run_dir = tmp_path / "run"
+    _checkpoint(run_dir, "reward.wrong=-3" if "config" in case else "")
+    if case == "corrupt checkpoint":
+        (run_dir / "checkpoint.json").write_text('{"model": "checkpoint-8.zip", "num_')
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    done = run_cli(*TINY, f"hydra.run.dir={run_dir}", cwd=ROOT)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0], done.stderr
+    for name, content in before.items():  # nothing already written is lost
+        assert (run_dir / name).read_bytes() == content, name
+
+
+def test_unwritable_run_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = run_cli(*TINY, f"hydra.run.dir={blocker / 'run'}", cwd=ROOT)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "cannot be written" in line and str(blocker / "run") in line
+
+
+def test_unusual_grid_warns_in_one_line_and_runs(tmp_path: Path) -> None:
+    done = run_cli(*TINY, "reward.hedged_correct=2", f"hydra.run.dir={tmp_path}", cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert warned == [
+        "incentives-train: warning: hedging_grid: hedged_correct=2.0 > correct=1.0: a right "
+        "answer pays more hedged than stated"
+    ]
+
+
+def test_debug_switch_shows_the_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "INCENTIVES_DEBUG": "1", "HYDRA_FULL_ERROR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "incentives.train", "budget=0", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0 and "Traceback" in done.stderr
