@@ -194,14 +194,15 @@ view((1400, 1780), "/#custom_scalars&_smoothingWeight=0",
 
 # HParams shows the first 5 hparams and 5 metrics by default; pick the informative ones.
 view((2200, 520), "/#hparams",
-     "window.__deep('paper-checkbox').some(b => b.textContent.trim() === 'eval/heldout/regret')",
+     "window.__deep('paper-checkbox').some(b => b.textContent.trim() === 'eval/heldout/task_score')",
      f"{out}/hparams.png",
      clicks=[("agent.size", False), ("budget", False), ("env", False), ("experiment", False),
-             ("reward", True), ("seed", True), ("warmup", True),
-             ("eval/heldout/explicit_return", True), ("eval/heldout/task_score", True),
+             ("reward", True), ("reward.params", True), ("seed", True), ("warmup", True),
              ("eval/heldout/answer_rate", False), ("eval/heldout/hedge_rate", False),
              ("eval/heldout/abstain_rate", True), ("eval/heldout/hallucination_rate", True),
-             ("eval/heldout/t_hat", True), ("eval/heldout/regret", True)])
+             ("eval/heldout/abstain_rate_unanswerable", False),
+             ("eval/heldout/t_hat", True), ("eval/heldout/regret_relative", True),
+             ("eval/heldout/explicit_return", True), ("eval/heldout/task_score", True)])
 
 tags = r"^(explicit/return|task/score|eval/heldout/(t_hat|regret|abstain_rate|hallucination_rate))$"
 view((1400, 1100), f"/?smoothing=0&tagFilter={quote(tags)}#timeseries",
