@@ -4,6 +4,14 @@ Reward schemes are Gymnasium wrappers that replace an environment's own reward (
 score) with an explicit signal computed from the events the environment reports.
 """
 
+from incentives.chess import (
+    CheckBonus,
+    EngineTeacher,
+    MaterialShaped,
+    PotentialShaped,
+    SparseWin,
+    WinDrawLoss,
+)
 from incentives.qa import (
     Binary,
     BinarySignal,
@@ -17,22 +25,38 @@ from incentives.registry import make, make_signal, register, scheme_type, scheme
 from incentives.scheme import RewardScheme, VecRewardScheme
 from incentives.signal import ExplicitSignal, Incentive, MissingEventError
 
-for _scheme in (HedgingGrid, Binary, ConfidenceTarget):
+for _scheme in (
+    HedgingGrid,
+    Binary,
+    ConfidenceTarget,
+    SparseWin,
+    WinDrawLoss,
+    MaterialShaped,
+    PotentialShaped,
+    CheckBonus,
+    EngineTeacher,
+):
     register(_scheme)
 
 __all__ = [
     "Binary",
     "BinarySignal",
+    "CheckBonus",
     "ConfidenceTarget",
     "ConfidenceTargetSignal",
+    "EngineTeacher",
     "ExplicitSignal",
     "HedgingGrid",
     "HedgingGridSignal",
     "Incentive",
+    "MaterialShaped",
     "MissingEventError",
+    "PotentialShaped",
     "QAScheme",
     "RewardScheme",
+    "SparseWin",
     "VecRewardScheme",
+    "WinDrawLoss",
     "make",
     "make_signal",
     "register",

@@ -69,13 +69,14 @@ class RewardScheme(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Reset the env and the signal's per-episode state."""
-        self.signal.reset()
-        return self.env.reset(seed=seed, options=options)
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.signal.reset(info)
+        return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Step the env and replace its reward by the scheme's explicit signal."""
         obs, _task_score, terminated, truncated, info = self.env.step(action)
-        incentive = self.signal.incentive(info)
+        incentive = self.signal.incentive(info, terminated or truncated)
         info["incentive"] = incentive.as_info()
         return obs, incentive.reward, terminated, truncated, info
 
@@ -88,15 +89,25 @@ class VecRewardScheme(VecEnvWrapper):
 
     def __init__(self, venv: VecEnv, signal: ExplicitSignal) -> None:
         super().__init__(venv)
-        self.signal = signal
+        self.signal = self._shared(signal)
+
+    @staticmethod
+    def _shared(signal: ExplicitSignal) -> ExplicitSignal:
+        """``signal``, if one copy can serve every env (it keeps no per-episode state)."""
+        if signal.stateful:
+            raise ValueError(
+                f"scheme {signal.name!r} keeps per-episode state, so one copy cannot serve a "
+                "vector env; accepted: its Gymnasium wrapper around each env "
+                "(make_vec_env(..., wrapper_class=...))"
+            )
+        return signal
 
     def use_signal(self, signal: ExplicitSignal) -> None:
         """Switch to another signal, e.g. at a phase boundary of a reward schedule."""
-        self.signal = signal
+        self.signal = self._shared(signal)
 
     def reset(self) -> Any:
         """Reset the wrapped vector env."""
-        self.signal.reset()
         return self.venv.reset()
 
     def step_wait(self) -> VecEnvStepReturn:
@@ -104,8 +115,8 @@ class VecRewardScheme(VecEnvWrapper):
         obs, _task_scores, dones, infos = self.venv.step_wait()
         rewards = np.empty(len(infos), dtype=np.float32)
         incentive = self.signal.incentive
-        for i, info in enumerate(infos):
-            given = incentive(info)
+        for i, (info, done) in enumerate(zip(infos, dones, strict=True)):
+            given = incentive(info, bool(done))
             info["incentive"] = given.as_info()
             rewards[i] = given.reward
         return obs, rewards, dones, infos

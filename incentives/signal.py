@@ -45,23 +45,32 @@ class ExplicitSignal(ABC):
     name: ClassVar[str]
     statement: ClassVar[str]
     required_events: ClassVar[tuple[str, ...]]
+    #: Events needed on the last step of an episode only (e.g. a game's outcome).
+    final_events: ClassVar[tuple[str, ...]] = ()
+    #: Whether the signal keeps per-episode state (then each env needs its own copy).
+    stateful: ClassVar[bool] = False
 
     @abstractmethod
     def terms(self, events: Mapping[str, Any]) -> dict[str, float]:
         """The named reward terms for one step; the reward is their sum."""
 
-    def reset(self) -> None:  # noqa: B027 - stateless signals need no reset
-        """Forget per-episode state; called when the wrapped environment resets."""
+    def reset(self, info: Mapping[str, Any]) -> None:  # noqa: B027 - stateless: nothing
+        """Start an episode; ``info`` is what the env's ``reset`` reported."""
 
-    def incentive(self, events: Mapping[str, Any]) -> Incentive:
-        """The reward for one step, checking that the events the signal needs are there."""
-        self.check_events(events)
+    def incentive(self, events: Mapping[str, Any], ended: bool = True) -> Incentive:
+        """The reward for one step, checking that the events the signal needs are there.
+
+        ``ended`` says whether the step ended the episode (then ``final_events`` must be
+        there too).
+        """
+        self.check_events(events, ended)
         terms = self.terms(events)
         return Incentive(self.name, float(sum(terms.values())), terms)
 
-    def check_events(self, events: Mapping[str, Any]) -> None:
+    def check_events(self, events: Mapping[str, Any], ended: bool = True) -> None:
         """Raise :class:`MissingEventError` naming the first needed event that is absent."""
-        for event in self.required_events:
+        needed = self.required_events + (self.final_events if ended else ())
+        for event in needed:
             if event not in events:
                 have = ", ".join(sorted(k for k in events if not k.startswith("_"))) or "none"
                 raise MissingEventError(
@@ -71,7 +80,7 @@ class ExplicitSignal(ABC):
 
     def params(self) -> dict[str, Any]:
         """The scheme's parameters by name, as given at construction."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}  # type: ignore[arg-type]
 
 
 def finite(scheme: str, name: str, value: object) -> float:
@@ -90,7 +99,7 @@ def finite(scheme: str, name: str, value: object) -> float:
 
 def param_names(signal_type: type[ExplicitSignal]) -> list[str]:
     """The parameter names a signal class accepts, in declaration order."""
-    return [f.name for f in fields(signal_type)]  # type: ignore[arg-type]
+    return [f.name for f in fields(signal_type) if f.init]  # type: ignore[arg-type]
 
 
 def unknown_params(signal_type: type[ExplicitSignal], given: Iterable[str]) -> list[str]:

@@ -10,7 +10,8 @@ The env's own reward is the task score, from the learner's side: 1 win, 0.5 draw
 given at the end (a game cut off at ``max_plies`` counts as a draw). Each step's ``info``
 reports the events a reward scheme may use: ``learner_move`` and ``opponent_move`` (UCI),
 ``captured_by_learner`` and ``captured_by_opponent`` (the value of the piece taken, 0 if
-none), ``gave_check``, ``material_balance`` (learner minus opponent) and ``ply``; at the end
+none), ``gave_check``, ``material_balance`` (learner minus opponent), ``material_change`` (its
+change over the step: captures and promotions of both sides) and ``ply``; at the end
 also ``outcome`` (win, draw, loss), ``termination`` and ``pgn`` (written during play).
 """
 
@@ -113,6 +114,7 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         self._actions: dict[int, chess.Move] = {}
         self._over = True
         self._sans: list[str] = []
+        self._balance = 0
         self._start: tuple[str, chess.Color, int] = (chess.STARTING_FEN, chess.WHITE, 1)
 
     # -- the game ---------------------------------------------------------------------
@@ -212,11 +214,13 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             raise RuntimeError("no start position left a game to play after 1000 tries")
         self._actions = legal_actions(self.board, self._moves)
         self._over = False
+        self._balance = material_balance(self.board, self.learner)
         info = {
             "opponent_move": opponent_move,
-            "material_balance": material_balance(self.board, self.learner),
+            "material_balance": self._balance,
             "ply": self.plies,
             "learner_color": "white" if self.learner == chess.WHITE else "black",
+            "fen": self.board.fen(),
         }
         return self._observe(), info
 
@@ -263,9 +267,15 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         if self.plies >= self.max_plies:
             return self._finish(info, "max_plies", truncated=True)
         self._actions = legal_actions(board, self._moves)
-        info["material_balance"] = material_balance(board, self.learner)
+        self._note_material(info)
         info["ply"] = self.plies
         return self._observe(), 0.0, False, False, info
+
+    def _note_material(self, info: dict[str, Any]) -> None:
+        """Add the material balance and its change over the step to ``info``."""
+        balance = material_balance(self.board, self.learner)
+        info["material_balance"], info["material_change"] = balance, balance - self._balance
+        self._balance = balance
 
     def _finish(
         self, info: dict[str, Any], termination: str, truncated: bool
@@ -277,8 +287,8 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         info.setdefault("captured_by_opponent", 0)
         info.setdefault("opponent_move", None)
         info.setdefault("gave_check", False)
+        self._note_material(info)
         info.update(
-            material_balance=material_balance(self.board, self.learner),
             ply=self.plies,
             outcome=outcome,
             termination=termination,
