@@ -45,5 +45,5 @@ bench: setup
 	$(BIN)/python benchmarks/qa_env_throughput.py
 	$(BIN)/python benchmarks/chess_env_throughput.py
 
-clean:
-	rm -rf $(VENV) runs outputs multirun
+clean:  # the environment and caches; runs/ holds results and stays
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -72,6 +72,18 @@ class EpisodeTally:
             behaviour.add(info)
             self.episodes += 1
 
+    def flush(self) -> dict[str, float]:
+        """The summary of the episodes closed since the last flush; then forget them.
+
+        Episodes still running keep their sums: an episode that spans two rollouts is
+        counted whole in the one where it ends.
+        """
+        out = self.summary()
+        self.finished_returns.clear()
+        self.finished_terms.clear()
+        self.task_scores.clear()
+        return out
+
     def summary(self) -> dict[str, float]:
         """Mean explicit return, mean of each term, mean task score of the closed episodes."""
         out: dict[str, float] = {}
@@ -102,8 +114,8 @@ class IncentiveLogger(BaseCallback):
         self.tally: EpisodeTally | None = None
 
     def _on_training_start(self) -> None:
-        self.tally = EpisodeTally(self.training_env.num_envs)
-        self.behaviour.clear()
+        if self.tally is None:  # kept across phases: episodes run on through a switch
+            self.tally = EpisodeTally(self.training_env.num_envs)
 
     def _on_step(self) -> bool:
         assert self.tally is not None
@@ -114,12 +126,11 @@ class IncentiveLogger(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         assert self.tally is not None
-        for key, value in self.tally.summary().items():
+        for key, value in self.tally.flush().items():
             self.logger.record(key, value)
         for key, value in self.behaviour.metrics().items():
             self.logger.record(f"behaviour/{key}", value)
         self.logger.record("explicit/phase", self.phase)
-        self.tally = EpisodeTally(self.training_env.num_envs)
         self.behaviour.clear()
 
 
@@ -140,15 +151,17 @@ def evaluate(
     obs = venv.reset()
     tally = EpisodeTally(venv.num_envs)
     behaviour.clear()
-    while tally.episodes < episodes:
+    # Each env plays its share of the episodes, as SB3's evaluate_policy does: counting the
+    # first episodes to end would favour short ones.
+    n = venv.num_envs
+    quota = np.array([episodes // n + (i < episodes % n) for i in range(n)])
+    counted = np.zeros(n, dtype=int)
+    while (counted < quota).any():
         actions, _ = model.predict(obs, deterministic=True)  # type: ignore[arg-type]
         obs, rewards, dones, infos = venv.step(actions)
-        remaining = episodes - tally.episodes
-        done_idx = np.flatnonzero(dones)
-        if len(done_idx) > remaining:  # keep exactly ``episodes`` episodes
-            dones = dones.copy()
-            dones[done_idx[remaining:]] = False
-        tally.step(rewards, dones, infos, behaviour)
+        keep = dones & (counted < quota)
+        counted += keep
+        tally.step(rewards, keep, infos, behaviour)
     views = tally.summary()
     out = {
         "explicit_return": views.get("explicit/return", float("nan")),
@@ -162,8 +175,9 @@ def evaluate(
 class PeriodicEvaluation(BaseCallback):
     """Evaluates the deterministic policy every ``every`` steps; logs ``eval/<name>/*``.
 
-    Evaluations happen at the end of the first rollout past each ``every`` steps, and once
-    at step 0.
+    Evaluations happen at the start of the first rollout past each ``every`` steps, once at
+    step 0, and (by the caller) after the last update; ``final`` marks the last phase, whose
+    last rollout leaves its evaluation to that one.
     """
 
     def __init__(
@@ -183,6 +197,7 @@ class PeriodicEvaluation(BaseCallback):
         self.seed = seed
         self.name = name
         self.last_at = 0
+        self.final = True  # whether this learn() call ends the run (its last phase)
         self.results: dict[str, float] = {}
 
     def run(self) -> dict[str, float]:
@@ -212,10 +227,18 @@ class PeriodicEvaluation(BaseCallback):
     def _on_step(self) -> bool:
         return True
 
-    def _on_rollout_end(self) -> None:
-        # at a rollout's end, so that the evaluation is logged at the step it was made
-        if self.every > 0 and self.num_timesteps - self.last_at >= self.every:
-            self.run()
+    def _on_rollout_start(self) -> None:
+        # At a rollout's start the policy has had every update so far; the evaluation is
+        # logged with that rollout, at the step where it ends.
+        if self.every <= 0 or self.num_timesteps - self.last_at < self.every:
+            return
+        if self.final and self._last_rollout():
+            return  # the evaluation after the last update stands for it
+        self.run()
+
+    def _last_rollout(self) -> bool:
+        size = int(getattr(self.model, "n_steps", 1)) * self.model.n_envs
+        return self.num_timesteps + size >= self.model._total_timesteps
 
 
 class Checkpointer(BaseCallback):

@@ -28,14 +28,16 @@ __all__ = ["Comparison", "compare", "main"]
 METRICS: dict[str, tuple[str, ...]] = {
     "qa": (
         "answer_rate", "hedge_rate", "abstain_rate", "accuracy_answered",
-        "hallucination_rate", "abstain_rate_unanswerable", "t_hat", "regret_relative",
+        "hallucination_rate", "wrong_answer_rate", "abstain_rate_unanswerable", "t_hat",
+        "regret_relative",
     ),
 }  # fmt: skip
 #: Short column headers for the console table.
 HEADERS = {
     "explicit_return": "explicit", "task_score": "task", "answer_rate": "answer",
     "hedge_rate": "hedge", "abstain_rate": "abstain", "accuracy_answered": "acc|answered",
-    "hallucination_rate": "halluc.", "abstain_rate_unanswerable": "abstain|unans.",
+    "hallucination_rate": "halluc.", "wrong_answer_rate": "wrong",
+    "abstain_rate_unanswerable": "abstain|unans.",
     "regret_relative": "regret (rel.)",
 }  # fmt: skip
 #: Learning curves drawn for every env (progress.csv columns).

@@ -9,6 +9,7 @@ is what lets a run's learned behaviour be compared with what the scheme actually
 
 from __future__ import annotations
 
+import functools
 import itertools
 import warnings
 from collections.abc import Mapping
@@ -55,12 +56,20 @@ class QASignal(ExplicitSignal):
         """The reward for an answer of ``mode`` that is right (``correct``) or wrong."""
         raise NotImplementedError
 
+    @functools.cached_property
+    def _cells(self) -> dict[tuple[str, bool], tuple[str, float]]:
+        """Every (mode, correct) -> (cell name, reward), computed once: ``terms`` runs for
+        every answer of every step."""
+        return {(m, c): self.cell(m, c) for m in MODES for c in (True, False)}
+
     def terms(self, events: Mapping[str, Any]) -> dict[str, float]:
         """One term, named after the cell of the grid the answer fell in."""
-        mode = str(events["mode"])
-        if mode not in MODES:
-            raise ValueError(f"{self.name}: event mode={mode!r}; accepted: {', '.join(MODES)}")
-        name, value = self.cell(mode, bool(events["correct"]))
+        try:
+            name, value = self._cells[events["mode"], bool(events["correct"])]
+        except KeyError:
+            raise ValueError(
+                f"{self.name}: event mode={events['mode']!r}; accepted: {', '.join(MODES)}"
+            ) from None
         return {name: value}
 
     def line(self, mode: str) -> tuple[float, float]:

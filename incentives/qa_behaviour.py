@@ -6,6 +6,10 @@ events) and logged, never fed back as reward or observation.
 
 "Answering" means giving an answer, hedged or not; ``answer_rate`` counts plain answers,
 ``hedge_rate`` hedged ones and ``abstain_rate`` "I don't know", which add up to one.
+``hallucination_rate`` is the share of questions answered wrongly *without* a hedge (a
+confident falsehood); ``wrong_answer_rate`` counts every wrong answer, hedged or not.
+Under schemes that pay hedged and plain answers alike (binary, confidence target) the
+split between the two is arbitrary, so compare ``wrong_answer_rate`` there.
 """
 
 from __future__ import annotations
@@ -140,6 +144,7 @@ class QABehaviour:
             "abstain_rate": float(np.mean(mode == _ABSTAIN)),
             "accuracy_answered": _mean(correct[answered]),
             "hallucination_rate": float(np.mean((mode == _ANSWER) & ~correct)),
+            "wrong_answer_rate": float(np.mean(answered & ~correct)),
             "abstain_rate_unanswerable": _mean(~answered[unanswerable]),
             "t_hat": answer_threshold(p_star, answered),
         }

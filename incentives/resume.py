@@ -68,13 +68,19 @@ class Checkpoint:
         return checkpoint
 
 
-def config_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
-    """The first setting that differs between two run configs (ignoring the budget)."""
-    from incentives.runs import flatten
+def config_difference(
+    old: dict[str, Any], new: dict[str, Any], *, budget: bool = True
+) -> str | None:
+    """The first setting that differs between two run configs, or None.
+
+    Bookkeeping keys (``incentives.runs.BOOKKEEPING_KEYS``) never count; the budget counts
+    unless ``budget`` is False (a resumed run may be given a larger one).
+    """
+    from incentives.runs import BOOKKEEPING_KEYS, flatten
 
     a, b = flatten(old), flatten(new)
     for key in sorted(a.keys() | b.keys()):
-        if key in ("budget", "progress_bar") or key.startswith("checkpoint."):
+        if key in BOOKKEEPING_KEYS or (key == "budget" and not budget):
             continue
         if a.get(key) != b.get(key):
             return f"{key}: {a.get(key)!r} -> {b.get(key)!r}"
@@ -82,15 +88,27 @@ def config_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
 
 
 def restart_folder(run_dir: Path) -> Path:
-    """A new sibling folder ``<name>.1``, ``<name>.2``…, with a copy of Hydra's config."""
+    """A new sibling folder ``<name>.1``, ``<name>.2``…"""
     for k in range(1, 10_000):
         fresh = run_dir.with_name(f"{run_dir.name}.{k}")
         if not fresh.exists():
             fresh.mkdir(parents=True)
-            if (run_dir / ".hydra").is_dir():
-                shutil.copytree(run_dir / ".hydra", fresh / ".hydra")
             return fresh
     raise ResumeError(f"no free folder beside {str(run_dir)!r}")  # pragma: no cover
+
+
+def set_aside_logs(run_dir: Path) -> Path | None:
+    """Move the logs of a run that crashed before its first checkpoint into
+    ``crashed-<k>/``, so that it can start over in its folder without losing them."""
+    logs = [*run_dir.glob("events.out.tfevents.*"), *run_dir.glob("progress*.csv")]
+    if not logs:
+        return None
+    k = 1 + len(list(run_dir.glob("crashed-*")))
+    aside = run_dir / f"crashed-{k}"
+    aside.mkdir()
+    for path in logs:
+        shutil.move(str(path), aside / path.name)
+    return aside
 
 
 def truncate_logs(run_dir: Path, step: int) -> None:

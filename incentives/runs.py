@@ -11,10 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Run", "find_runs", "flatten", "group_runs"]
+__all__ = ["BOOKKEEPING_KEYS", "Run", "find_runs", "flatten", "group_runs"]
 
-#: Config keys that differ between runs without making them different conditions.
-IGNORED_KEYS = ("seed", "progress_bar", "agent.torch_threads", "agent.device")
+#: Config keys that change how a run is carried out, not what it is: they neither split
+#: runs into groups, nor stop a resume, nor name a sweep's folders (conf/config.yaml's
+#: ``override_dirname.exclude_keys`` lists them too, with the keys that name folders).
+BOOKKEEPING_KEYS = (
+    "progress_bar", "resume", "checkpoint.every", "eval.every", "agent.torch_threads",
+    "agent.device",
+)  # fmt: skip
 
 
 @dataclass
@@ -81,10 +86,10 @@ def find_runs(root: Path) -> list[Run]:
     """Every run folder under ``root``: finished ones and those that never wrote a summary.
 
     A run folder holds ``summary.json``, or (unfinished: crashed, killed or still running)
-    Hydra's ``.hydra/config.yaml`` or a ``progress.csv``.
+    the ``config.yaml`` a run writes when it starts, or a progress table.
     """
     folders = {p.parent for p in root.rglob("summary.json")}
-    folders |= {p.parent.parent for p in root.rglob(".hydra/config.yaml")}
+    folders |= {p.parent for p in root.rglob("config.yaml") if p.parent.name != ".hydra"}
     folders |= {p.parent for p in root.rglob("progress*.csv")}
     runs = []
     for folder in sorted(folders):
@@ -120,7 +125,7 @@ def group_runs(runs: Iterable[Run]) -> dict[str, list[Run]]:
     varying = [
         k
         for k in keys
-        if k not in IGNORED_KEYS
+        if k not in (*BOOKKEEPING_KEYS, "seed")
         and not k.startswith("hydra")
         and len({json.dumps(r.config.get(k), sort_keys=True) for r in finished}) > 1
     ]

@@ -9,6 +9,7 @@ innermost and behaviour can be measured from the events.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar, Generic, SupportsFloat, TypeVar
 
 import gymnasium as gym
@@ -60,16 +61,28 @@ class RewardScheme(
         gym.utils.RecordConstructorArgs.__init__(self, **params)
         gym.Wrapper.__init__(self, env)
         self.signal: SignalT = build_signal(self.signal_type, params)  # type: ignore[assignment]
+        self._pending: ExplicitSignal | None = None
 
     def use_signal(self, signal: ExplicitSignal) -> None:
-        """Switch to another signal, e.g. at a phase boundary of a reward schedule."""
-        self.signal = signal  # type: ignore[assignment]
+        """Switch to another signal, e.g. at a phase boundary of a reward schedule.
+
+        This env gets its own copy. A signal that keeps per-episode state takes over at the
+        next reset, when it can see the episode from its start.
+        """
+        if signal == self.signal:
+            return
+        if signal.stateful:
+            self._pending = copy.deepcopy(signal)
+        else:
+            self.signal = signal  # type: ignore[assignment]
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Reset the env and the signal's per-episode state."""
         obs, info = self.env.reset(seed=seed, options=options)
+        if self._pending is not None:
+            self.signal, self._pending = self._pending, None  # type: ignore[assignment]
         self.signal.reset(info)
         return obs, info
 

@@ -50,6 +50,8 @@ def unknown_choice(args: list[str], conf: Path) -> str | None:
         key, sep, value = arg.lstrip("+~").partition("=")
         if not sep or key not in GROUPS:
             continue
+        if any(c in value for c in "()[]'\"*"):
+            continue  # a sweep expression (choice(...), glob(...), quoting): Hydra's to read
         accepted = sorted(p.stem for p in (conf / key).glob("*.yaml"))
         for choice in value.split(","):
             if choice.strip() and choice.strip() not in accepted:
@@ -120,7 +122,10 @@ def _hydra_main(cfg: DictConfig) -> None:
 def main() -> None:
     """Console entry point: check what Hydra would report at length, then run."""
     args = sys.argv[1:]
-    problem = unknown_choice(args, Path(config_dir())) or unwritable_folder(args, Path.cwd())
+    informative = {"--help", "-h", "--hydra-help", "--info", "--cfg", "-c", "--version"}
+    problem = unknown_choice(args, Path(config_dir()))
+    if not problem and not informative & set(args):
+        problem = unwritable_folder(args, Path.cwd())
     if problem:
         print(f"incentives-train: error: {problem}", file=sys.stderr)
         sys.exit(2)

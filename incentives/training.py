@@ -19,6 +19,7 @@ from incentives.resume import (
     ResumeError,
     config_difference,
     restart_folder,
+    set_aside_logs,
     truncate_logs,
 )
 from incentives.summary import git_revision, package_versions, write_json
@@ -26,16 +27,49 @@ from incentives.summary import git_revision, package_versions, write_json
 __all__ = ["train"]
 
 
-def _fresh_folder(run_dir: Path, resume: bool) -> tuple[Path, Checkpoint | None]:
-    """The folder to write to and the checkpoint to resume from, if any."""
-    started = any(run_dir.glob("events.out.tfevents.*")) or (run_dir / "summary.json").exists()
-    if not resume:
-        return (restart_folder(run_dir) if started or Checkpoint.load(run_dir) else run_dir), None
-    return run_dir, Checkpoint.load(run_dir)
+def _has_logs(run_dir: Path) -> bool:
+    return any(run_dir.glob("events.out.tfevents.*")) or any(run_dir.glob("progress*.csv"))
+
+
+def _claim_folder(
+    run_dir: Path, config: dict[str, Any]
+) -> tuple[Path, Checkpoint | None, dict[str, Any] | None]:
+    """Where this run writes, the checkpoint it resumes from, or the summary it already has.
+
+    With ``resume`` (the default) a finished run of the same config is reported, not
+    trained again; a checkpoint is resumed; logs left by a run that crashed before its
+    first checkpoint are set aside in ``crashed-<k>/``. With ``resume: false`` a folder
+    that holds anything of an earlier run is left alone: the run goes to a new folder.
+    """
+    finished = run_dir / "summary.json"
+    started = finished.exists() or (run_dir / "checkpoint.json").exists() or _has_logs(run_dir)
+    if not config.get("resume", True):
+        return (restart_folder(run_dir) if started else run_dir), None, None
+    if finished.exists():
+        summary: dict[str, Any] = json.loads(finished.read_text())
+        changed = config_difference(summary.get("config", {}), config)
+        if changed:
+            raise ResumeError(
+                f"{run_dir} holds a finished run of another config ({changed}); accepted: "
+                "the same config, or resume=false to start over in a new folder"
+            )
+        return run_dir, None, {**summary, "already_finished": True}
+    checkpoint = Checkpoint.load(run_dir)
+    if checkpoint is not None:
+        changed = config_difference(checkpoint.config, config, budget=False)
+        if changed:
+            raise ResumeError(
+                f"{run_dir} holds a checkpoint of another config ({changed}); accepted: the "
+                "same command to resume, or resume=false to start over in a new folder"
+            )
+    elif _has_logs(run_dir):
+        set_aside_logs(run_dir)
+    return run_dir, checkpoint, None
 
 
 def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """Train the configured agent through the reward schedule; return the summary."""
+    from omegaconf import OmegaConf
     from stable_baselines3.common.logger import configure
     from stable_baselines3.common.utils import set_random_seed
 
@@ -44,20 +78,10 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from agents.tensorboard import custom_scalars_layout, record_hparams, summary_writer
 
     schedule = phases(config)
-    resume = bool(config.get("resume", True))
-    finished = run_dir / "summary.json"
-    if resume and finished.exists():
-        summary: dict[str, Any] = json.loads(finished.read_text())
-        summary["already_finished"] = True
-        return summary
-    run_dir, checkpoint = _fresh_folder(run_dir, resume)
-    if checkpoint is not None:
-        changed = config_difference(checkpoint.config, config)
-        if changed:
-            raise ResumeError(
-                f"{run_dir} holds a checkpoint of another config ({changed}); accepted: the "
-                "same command to resume, or resume=false to start over in a new folder"
-            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir, checkpoint, done = _claim_folder(run_dir, config)
+    if done is not None:
+        return done
     seed = int(config["seed"])
     env_cfg, eval_cfg, agent_cfg = config["env"], config["eval"], config["agent"]
     every = int(config.get("checkpoint", {}).get("every", 0))
@@ -67,16 +91,18 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     first = checkpoint.phase if checkpoint else 0
     venv = build_env(env_cfg, schedule[first].signal, int(env_cfg["n_envs"]), seed)
     if checkpoint is not None:
-        truncate_logs(run_dir, checkpoint.num_timesteps)
         try:
             model = load_ppo(agent_cfg, str(run_dir / checkpoint.model), venv)
         except Exception as error:  # SB3 raises many kinds for a bad or foreign zip
+            venv.close()
             raise ResumeError(
                 f"checkpoint {str(run_dir / checkpoint.model)!r} cannot be loaded ({error}); "
                 "accepted: resume=false to start over in a new folder"
             ) from None
+        truncate_logs(run_dir, checkpoint.num_timesteps)  # only once it is sure to resume
     else:
         model = build_ppo(agent_cfg, venv, seed)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
     model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
     current = {"signal": schedule[first].signal}
     behaviour = build_behaviour(env_cfg, current["signal"])
@@ -114,6 +140,9 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         ).save(run_dir)
 
     checkpointer = Checkpointer(every, save_checkpoint, int(model.num_timesteps))
+    logger = IncentiveLogger(behaviour)
+    for callback in (evaluation, checkpointer, logger):  # also when no phase is left to run
+        callback.init_callback(model)
     for k in range(first, len(schedule)):
         phase = schedule[k]
         if k != first or checkpoint is None:
@@ -125,9 +154,11 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         behaviour.use_signal(phase.signal)
         if remaining <= 0:
             continue
+        logger.phase = k
+        evaluation.final = k == len(schedule) - 1
         model.learn(
             total_timesteps=remaining,
-            callback=[IncentiveLogger(behaviour, phase=k), evaluation, checkpointer],
+            callback=[logger, evaluation, checkpointer],
             reset_num_timesteps=k == 0 and checkpoint is None,
             progress_bar=bool(config.get("progress_bar", False)),
         )
@@ -136,8 +167,7 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     for pending in (model.logger.name_to_value, model.logger.name_to_count):
         pending.clear()
     model.logger.name_to_excluded.clear()
-    done_at_end = evaluation.results and evaluation.last_at == model.num_timesteps
-    final = evaluation.results if done_at_end else evaluation.run()
+    final = evaluation.run()  # after the last update: the policy saved in model.zip
     signal = schedule[-1].signal
     params = signal.params()
     record_hparams(

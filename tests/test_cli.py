@@ -80,7 +80,7 @@ def test_run_writes_events_and_summary(tmp_path: Path) -> None:
     assert summary["versions"]["gymnasium"]
     assert summary["config"]["reward"]["wrong"] == -4.0
     assert (run_dir / "model.zip").is_file()
-    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert "wrong: -4.0" in (run_dir / "config.yaml").read_text()
 
     tags = scalar_tags(run_dir)
     for tag in ("explicit/return", "task/score", "behaviour/answer_rate", "behaviour/t_hat"):

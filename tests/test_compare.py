@@ -22,8 +22,8 @@ def fake_run(
 ) -> Path:  # fmt: skip
     """A run folder as incentives-train writes it: config, progress.csv, summary.json."""
     folder = root / name
-    (folder / ".hydra").mkdir(parents=True)
-    (folder / ".hydra" / "config.yaml").write_text("seed: 0\n")
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text("seed: 0\n")
     rows = ["time/total_timesteps,explicit/return,task/score"]
     rows += [f"{1000 * (i + 1)},{v},{v / 2}" for i, v in enumerate(curve)]
     (folder / "progress.csv").write_text("\n".join(rows) + "\n")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_killed_run_resumes_to_its_budget(tmp_path: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["timesteps"] >= 400000
-    assert summary["resumed_from"] >= checkpoint["num_timesteps"]
+    assert summary["resumed_from"] == checkpoint["num_timesteps"]
     assert len(list(run_dir.glob("events.out.tfevents.*"))) == 2  # one per process
     steps = steps_by_tag(run_dir)
     for tag, seen in steps.items():
@@ -194,3 +195,165 @@ def test_debug_switch_shows_the_traceback(tmp_path: Path) -> None:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode != 0 and "Traceback" in done.stderr
+
+
+def _compose(*overrides: str) -> dict[str, Any]:
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from incentives.train import config_dir
+
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+WARM = [*TINY, "warmup=[{reward: binary, steps: 3000}]", "budget=5000", "checkpoint.every=1024"]
+
+
+def test_resume_in_the_second_phase_ends_where_an_uninterrupted_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Crash after a checkpoint in the grid phase (after the binary warm-up), resume."""
+    from incentives import training
+
+    whole = training.train(_compose(*WARM), tmp_path / "whole")
+    saved: list[int] = []
+    original = training.Checkpoint.save
+
+    def crash_in_phase_1(self: Any, run_dir: Path) -> None:
+        original(self, run_dir)
+        saved.append(self.num_timesteps)
+        if self.phase == 1:
+            raise KeyboardInterrupt  # the process dies right after this checkpoint
+
+    monkeypatch.setattr(training.Checkpoint, "save", crash_in_phase_1)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(_compose(*WARM), tmp_path / "cut")
+    monkeypatch.setattr(training.Checkpoint, "save", original)
+    assert json.loads((tmp_path / "cut" / "checkpoint.json").read_text())["phase"] == 1
+    resumed = training.train(_compose(*WARM), tmp_path / "cut")
+    assert resumed["resumed_from"] == saved[-1]
+    assert resumed["timesteps"] == whole["timesteps"]
+    assert [p["steps"] for p in resumed["phases"]] == [3000, 5000]
+    for tag, seen in steps_by_tag(tmp_path / "cut").items():
+        assert len(seen) == len(set(seen)), tag
+
+
+def test_crash_after_the_last_checkpoint_still_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint on the final rollout, then a crash before summary.json."""
+    from incentives import training
+
+    config = _compose(*TINY, "checkpoint.every=512")
+    monkeypatch.setattr(training, "write_json", lambda *_: (_ for _ in ()).throw(OSError("disk")))
+    with pytest.raises(OSError):
+        training.train(config, tmp_path)
+    monkeypatch.undo()
+    checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
+    summary = training.train(config, tmp_path)
+    assert summary["timesteps"] == checkpoint["num_timesteps"]
+    assert (tmp_path / "summary.json").is_file()
+
+
+def test_crash_before_the_first_checkpoint_sets_the_logs_aside(tmp_path: Path) -> None:
+    from incentives import training
+
+    config = _compose(*TINY, "checkpoint.every=0")
+    training.train(config, tmp_path)
+    (tmp_path / "summary.json").unlink()  # as if killed before the end
+    old = sorted(p.name for p in tmp_path.glob("events.out.tfevents.*"))
+    training.train(config, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "crashed-1").iterdir()) == sorted(
+        [*old, "progress.csv"]
+    )
+    for tag, seen in steps_by_tag(tmp_path).items():
+        assert len(seen) == len(set(seen)), tag
+
+
+def test_summary_describes_the_saved_model(tmp_path: Path) -> None:
+    """summary.json is the evaluation of the policy in model.zip, after the last update."""
+    from stable_baselines3 import PPO
+
+    from agents.callbacks import evaluate
+    from incentives import training
+    from incentives.experiment import build_behaviour, build_env, phases
+
+    config = _compose(*TINY, "eval.every=2048")
+    summary = training.train(config, tmp_path)
+    signal = phases(config)[-1].signal
+    venv = build_env(config["env"], signal, 64, config["eval"]["seed"])
+    model = PPO.load(tmp_path / "model.zip", device="cpu")
+    again = evaluate(
+        model, venv, 256, config["eval"]["seed"], build_behaviour(config["env"], signal)
+    )
+    assert again["task_score"] == summary["task_score"]
+    assert again["t_hat"] == summary["behaviour"]["t_hat"]
+
+
+def test_refused_checkpoint_leaves_the_logs_alone(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert run_cli(*TINY, f"hydra.run.dir={run_dir}", cwd=ROOT).returncode == 0
+    (run_dir / "summary.json").unlink()
+    (run_dir / "checkpoint-8.zip").write_bytes(b"not a zip")
+    checkpoint = {"model": "checkpoint-8.zip", "num_timesteps": 8, "phase": 0,
+                  "phase_start": 0, "eval_last_at": 0, "wall_time_s": 1.0,
+                  "config": _compose(*TINY)}  # fmt: skip
+    (run_dir / "checkpoint.json").write_text(json.dumps(checkpoint))
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    done = run_cli(*TINY, f"hydra.run.dir={run_dir}", cwd=ROOT)
+    assert done.returncode == 2 and "cannot be loaded" in done.stderr
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+
+
+def test_finished_run_of_another_config_is_refused(tmp_path: Path) -> None:
+    assert run_cli(*TINY, f"hydra.run.dir={tmp_path}", cwd=ROOT).returncode == 0
+    before = (tmp_path / "summary.json").read_text()
+    done = run_cli(*TINY, "reward.wrong=-3", f"hydra.run.dir={tmp_path}", cwd=ROOT)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "finished run of another config (reward.wrong: -4.0 -> -3)" in line
+    assert (tmp_path / "summary.json").read_text() == before
+
+
+def test_overrides_name_the_run_folder(tmp_path: Path) -> None:
+    done = run_cli(*TINY, "reward.wrong=-3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (summary,) = tmp_path.glob("runs/default/qa/hedging_grid/*/seed0/summary.json")
+    assert "reward.wrong=-3" in str(summary)
+
+
+def test_sweep_expressions_reach_hydra(tmp_path: Path) -> None:
+    done = run_cli("-m", *TINY, "reward=choice(binary,hedging_grid)",
+                   f"hydra.sweep.dir={tmp_path}", cwd=ROOT)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(list(tmp_path.rglob("summary.json"))) == 2
+
+
+def test_bookkeeping_keys_are_the_same_everywhere() -> None:
+    """The keys that neither split groups, nor stop a resume, nor name sweep folders."""
+    import yaml
+
+    from incentives.runs import BOOKKEEPING_KEYS
+
+    config = yaml.safe_load((ROOT / "conf" / "config.yaml").read_text())
+    excluded = set(config["hydra"]["job"]["config"]["override_dirname"]["exclude_keys"])
+    naming = {"seed", "env", "reward", "experiment", "experiment_name"}
+    assert excluded == set(BOOKKEEPING_KEYS) | naming
+
+
+def test_an_episode_across_rollouts_is_counted_whole() -> None:
+    from agents.callbacks import EpisodeTally
+
+    class Nothing:
+        def add(self, info: Any) -> None:
+            pass
+
+    tally = EpisodeTally(1)
+    ones, no, yes = np.ones(1), np.zeros(1, dtype=bool), np.ones(1, dtype=bool)
+    tally.step(ones, no, [{}], Nothing())
+    assert tally.flush() == {}  # a rollout ends mid-episode
+    tally.step(ones, no, [{}], Nothing())
+    tally.step(ones, yes, [{"episode": {"r": 3.0}}], Nothing())
+    assert tally.flush() == {"explicit/return": 3.0, "task/score": 3.0}
