@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import numpy as np
+from sb3_contrib import MaskablePPO
+from sb3_contrib.common.maskable.utils import get_action_masks
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Figure
@@ -156,8 +158,13 @@ def evaluate(
     n = venv.num_envs
     quota = np.array([episodes // n + (i < episodes % n) for i in range(n)])
     counted = np.zeros(n, dtype=int)
+    masked = isinstance(model, MaskablePPO)
     while (counted < quota).any():
-        actions, _ = model.predict(obs, deterministic=True)  # type: ignore[arg-type]
+        if masked:  # only legal actions, as in training
+            masks = get_action_masks(venv)
+            actions, _ = model.predict(obs, action_masks=masks, deterministic=True)  # type: ignore[arg-type,call-arg]
+        else:
+            actions, _ = model.predict(obs, deterministic=True)  # type: ignore[arg-type]
         obs, rewards, dones, infos = venv.step(actions)
         keep = dones & (counted < quota)
         counted += keep

@@ -31,6 +31,10 @@ METRICS: dict[str, tuple[str, ...]] = {
         "hallucination_rate", "wrong_answer_rate", "abstain_rate_unanswerable", "t_hat",
         "regret_relative",
     ),
+    "chess": (
+        "win_rate", "draw_rate", "loss_rate", "termination/checkmate", "termination/stalemate",
+        "checks_per_game", "captures_per_game", "game_length",
+    ),
 }  # fmt: skip
 #: Short column headers for the console table.
 HEADERS = {

@@ -43,8 +43,8 @@ def unknown_choice(args: list[str], conf: Path) -> str | None:
     accepted options, as every user error of the CLI does.
 
     Example:
-        >>> unknown_choice(["reward=binray"], Path(config_dir()))
-        "unknown reward 'binray'; accepted: binary, confidence_target, hedging_grid"
+        >>> unknown_choice(["env=chezz"], Path(config_dir()))
+        "unknown env 'chezz'; accepted: chess, qa"
     """
     for arg in args:
         key, sep, value = arg.lstrip("+~").partition("=")
@@ -84,7 +84,8 @@ def unwritable_folder(args: list[str], cwd: Path) -> str | None:
 def _report(run_dir: Path, summary: dict[str, Any]) -> None:
     """One line for the console: where the run is and what it learned."""
     b = summary["behaviour"]
-    keys = ("answer_rate", "hedge_rate", "abstain_rate", "t_hat", "regret_relative")
+    keys = ("answer_rate", "hedge_rate", "abstain_rate", "t_hat", "regret_relative",
+            "win_rate", "draw_rate", "loss_rate", "termination/checkmate")  # fmt: skip
     shown = "  ".join(f"{k}={b[k]:.3f}" for k in keys if isinstance(b.get(k), float))
     status = " (already finished; resume=false starts over in a new folder)" if summary.get(
         "already_finished"

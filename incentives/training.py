@@ -84,6 +84,11 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         return done
     seed = int(config["seed"])
     env_cfg, eval_cfg, agent_cfg = config["env"], config["eval"], config["agent"]
+    if env_cfg.get("needs_masks") and agent_cfg.get("algo") != "maskable_ppo":
+        raise ValueError(
+            f"env {env_cfg['name']!r} needs an agent that plays legal moves only; accepted: "
+            f"agent=maskable_ppo (not agent.algo={agent_cfg.get('algo')!r})"
+        )
     every = int(config.get("checkpoint", {}).get("every", 0))
     set_random_seed(seed)
     started = time.perf_counter()

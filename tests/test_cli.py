@@ -197,4 +197,6 @@ def test_module_entry_point_shows_help() -> None:
         check=False,
     )
     assert done.returncode == 0
-    assert "reward: binary, confidence_target, hedging_grid" in done.stdout
+    assert "reward: binary, check_bonus, confidence_target, engine_teacher, hedging_grid" in (
+        done.stdout
+    )

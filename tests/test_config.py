@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from agents.ppo import build_ppo
 from incentives.experiment import build_behaviour, build_env, phases
+from incentives.registry import scheme_type
 from incentives.train import GROUPS, config_dir, unknown_choice
 
 CONF = Path(config_dir())
@@ -39,7 +40,15 @@ def test_every_group_has_options() -> None:
     + [f"+experiment={o}" for o in options("experiment")],
 )
 def test_option_composes_and_builds(override: str) -> None:
-    config = compose_config(override, "env.n_envs=4", "agent.n_steps=8", "agent.batch_size=8")
+    # each scheme on the env whose events it reads: chess schemes on chess
+    chess = (
+        override.startswith("reward=")
+        and "learner_move" in scheme_type(override.split("=")[1]).signal_type.required_events
+    )
+    env = ["env=chess", "agent=maskable_ppo"] if chess or override == "env=chess" else []
+    if override.startswith("agent=") and override != "agent=ppo":
+        env = ["env=chess"]
+    config = compose_config(*env, override, "env.n_envs=4", "agent.n_steps=8", "agent.batch_size=8")
     schedule = phases(config)
     assert schedule[-1].signal.name == config["reward"]["name"]
     assert schedule[-1].steps == config["budget"]
@@ -69,10 +78,16 @@ def test_scheme_parameters_are_overridable() -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["reward=binray"], "unknown reward 'binray'; accepted: binary, confidence_target"),
+        (
+            ["reward=binray"],
+            "unknown reward 'binray'; accepted: binary, check_bonus, confidence_target",
+        ),
         (["-m", "reward=binary,nope"], "unknown reward 'nope'"),
-        (["+experiment=qa_gird"], "unknown experiment 'qa_gird'; accepted: qa_demo, qa_grid"),
-        (["env=chess9"], "unknown env 'chess9'; accepted: qa"),
+        (
+            ["+experiment=qa_gird"],
+            "unknown experiment 'qa_gird'; accepted: chess_kqk, qa_demo, qa_grid",
+        ),
+        (["env=chess9"], "unknown env 'chess9'; accepted: chess, qa"),
     ],
 )
 def test_unknown_group_choice_is_named(args: list[str], expected: str) -> None:

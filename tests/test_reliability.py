@@ -113,10 +113,14 @@ def _checkpoint(run_dir: Path, config_change: str = "", model: bytes = b"not a z
 
 BAD_INPUT = [
     # (case, CLI arguments, what the one line must name)
-    ("unknown env", ["env=nope"], "unknown env 'nope'; accepted: qa"),
+    ("unknown env", ["env=nope"], "unknown env 'nope'; accepted: chess, qa"),
     ("unknown scheme", ["reward=nope"], "unknown reward 'nope'; accepted: binary"),
-    ("unknown agent", ["agent=nope"], "unknown agent 'nope'; accepted: ppo"),
-    ("unknown experiment", ["+experiment=nope"], "unknown experiment 'nope'; accepted: qa_demo"),
+    ("unknown agent", ["agent=nope"], "unknown agent 'nope'; accepted: maskable_ppo, ppo"),
+    (
+        "unknown experiment",
+        ["+experiment=nope"],
+        "unknown experiment 'nope'; accepted: chess_kqk, qa_demo",
+    ),
     ("unknown in a sweep", ["-m", "reward=binary,nope"], "unknown reward 'nope'"),
     ("unknown scheme parameter", ["+reward.wong=1"], "unknown parameter 'wong'; accepted: correct"),
     ("parameter not a number", ["reward.wrong=abc"], "wrong='abc' is not a number"),
@@ -357,3 +361,63 @@ def test_an_episode_across_rollouts_is_counted_whole() -> None:
     tally.step(ones, no, [{}], Nothing())
     tally.step(ones, yes, [{"episode": {"r": 3.0}}], Nothing())
     assert tally.flush() == {"explicit/return": 3.0, "task/score": 3.0}
+
+
+CHESS = ["+experiment=chess_kqk", "budget=512", "agent.n_steps=32", "agent.batch_size=64",
+         "agent.size=tiny", "eval.every=256", "eval.episodes=8", "progress_bar=false"]  # fmt: skip
+
+
+def test_maskable_ppo_trains_chess_through_the_cli_reproducibly(tmp_path: Path) -> None:
+    results = []
+    for k in range(2):
+        done = run_cli(*CHESS, "agent.device=cpu", f"hydra.run.dir={tmp_path / str(k)}", cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        summary = json.loads((tmp_path / str(k) / "summary.json").read_text())
+        results.append((summary["explicit_return"], summary["behaviour"]))
+    assert results[0] == results[1]
+    behaviour = results[0][1]
+    assert behaviour["win_rate"] + behaviour["draw_rate"] + behaviour["loss_rate"] == 1.0
+    assert sum(v for k, v in behaviour.items() if k.startswith("termination/")) == 1.0
+    tags = steps_by_tag(tmp_path / "0")
+    assert "eval/heldout/win_rate" in tags and "explicit/terms/win" in tags
+
+
+def _dying_engine(tmp_path: Path) -> Path:
+    script = tmp_path / "stockfish-that-dies"
+    script.write_text("#!/bin/sh\nexit 3\n")
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.parametrize(
+    ("case", "args", "named"),
+    [
+        ("FEN file missing", ["env.kwargs.start=fen_file", "+env.kwargs.fen_file={tmp}/no.fen"],
+         "no.fen' does not exist"),
+        ("FEN file empty", ["env.kwargs.start=fen_file", "+env.kwargs.fen_file={tmp}/empty.fen"],
+         "holds no FEN"),
+        ("FEN file bad line", ["env.kwargs.start=fen_file", "+env.kwargs.fen_file={tmp}/bad.fen"],
+         "bad.fen:2: bad FEN 'not a position'"),
+        ("Stockfish missing", ["env.kwargs.opponent.name=stockfish",
+                               "+env.kwargs.opponent.path={tmp}/nope"],
+         "nope' is not an executable file"),
+        ("Stockfish dies mid-game", ["env.kwargs.opponent.name=stockfish",
+                                     "+env.kwargs.opponent.path={tmp}/die"],
+         "stopped twice in one move"),
+        ("chess without masks", ["agent=ppo"], "accepted: agent=maskable_ppo"),
+        ("unknown opponent", ["env.kwargs.opponent.name=magnus"],
+         "unknown opponent 'magnus'; accepted: greedy, policy, random, stockfish"),
+    ],
+)  # fmt: skip
+def test_chess_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, case: str, args: list[str], named: str
+) -> None:
+    (tmp_path / "empty.fen").write_text("# nothing here\n")
+    (tmp_path / "bad.fen").write_text("7k/8/8/8/8/8/8/KQ6 w - - 0 1\nnot a position\n")
+    (tmp_path / "die").symlink_to(_dying_engine(tmp_path))
+    filled = [a.format(tmp=tmp_path) for a in args]
+    done = run_cli(*CHESS, *filled, f"hydra.run.dir={tmp_path / 'run'}", cwd=ROOT)
+    assert done.returncode == 2, (case, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("incentives-train: error: ") and named in lines[0], lines[0]

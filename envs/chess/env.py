@@ -12,7 +12,8 @@ reports the events a reward scheme may use: ``learner_move`` and ``opponent_move
 ``captured_by_learner`` and ``captured_by_opponent`` (the value of the piece taken, 0 if
 none), ``gave_check``, ``material_balance`` (learner minus opponent), ``material_change`` (its
 change over the step: captures and promotions of both sides) and ``ply``; at the end
-also ``outcome`` (win, draw, loss), ``termination`` and ``pgn`` (written during play).
+also ``outcome`` (win, draw, loss), ``termination``, the learner's ``checks_given`` and
+``captures`` over the game, and ``pgn`` (written during play).
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         self._over = True
         self._sans: list[str] = []
         self._balance = 0
+        self._checks = self._captures = 0  # the learner's, this game
         self._start: tuple[str, chess.Color, int] = (chess.STARTING_FEN, chess.WHITE, 1)
 
     # -- the game ---------------------------------------------------------------------
@@ -201,7 +203,7 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             self.board = self._start_board()
             if color == "to_move":
                 self.learner = self.board.turn
-            self.plies = 0
+            self.plies = self._checks = self._captures = 0
             self._sans = []
             self._start = (self.board.fen(), self.board.turn, self.board.fullmove_number)
             ended = self._termination()
@@ -260,6 +262,8 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         }
         ended = self._play(move)
         info["gave_check"] = board.is_check()
+        self._checks += info["gave_check"]
+        self._captures += info["captured_by_learner"] > 0
         if ended is None and self.plies < self.max_plies:
             info["opponent_move"], info["captured_by_opponent"], ended = self._opponent_move()
         if ended is not None:
@@ -287,6 +291,7 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         info.setdefault("captured_by_opponent", 0)
         info.setdefault("opponent_move", None)
         info.setdefault("gave_check", False)
+        info["checks_given"], info["captures"] = self._checks, self._captures
         self._note_material(info)
         info.update(
             ply=self.plies,

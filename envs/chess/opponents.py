@@ -100,8 +100,9 @@ class EngineNotFoundError(FileNotFoundError):
     """No Stockfish binary where one was looked for."""
 
 
-class EngineStoppedError(RuntimeError):
-    """The engine process died again after one restart."""
+class EngineStoppedError(ChildProcessError):
+    """The engine process died again after one restart (an ``OSError``: a failing program
+    the user configured, not a bug)."""
 
 
 def find_stockfish(path: str | None = None) -> str:
