@@ -229,6 +229,7 @@ class PeriodicEvaluation(BaseCallback):
     def _on_training_start(self) -> None:
         if self.every > 0 and self.num_timesteps == 0:  # the untrained policy, at step 0
             self.run()
+            self.logger.record("time/total_timesteps", 0, exclude="tensorboard")
             self.logger.dump(0)
 
     def _on_step(self) -> bool:

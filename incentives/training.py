@@ -194,6 +194,7 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             if k in final
         },
     )
+    model.logger.record("time/total_timesteps", model.num_timesteps, exclude="tensorboard")
     model.logger.dump(model.num_timesteps)
     model.save(run_dir / "model.zip")
     venv.close()

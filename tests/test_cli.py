@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import subprocess
@@ -89,6 +90,11 @@ def test_run_writes_events_and_summary(tmp_path: Path) -> None:
     assert "eval/heldout/regret" in tags and "eval/heldout/explicit_return" in tags
     # the final evaluation is the one in summary.json
     assert tags["eval/heldout/t_hat"][-1] == pytest.approx(summary["behaviour"]["t_hat"])
+    # every evaluation row of the progress table has its step (so compare can draw it)
+    with (run_dir / "progress.csv").open(newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r.get("eval/heldout/t_hat")]
+    assert rows and all(r["time/total_timesteps"] for r in rows)
+    assert rows[0]["time/total_timesteps"] == "0"
     # the three views side by side in custom scalars, and the run's HParams
     charts, hparams, metrics, images = tensorboard_views(run_dir)
     assert charts["explicit signal vs task score"]["task score"] == [
