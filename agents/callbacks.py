@@ -22,7 +22,14 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.tensorboard import TB_ONLY
 
-__all__ = ["Checkpointer", "EpisodeMetrics", "IncentiveLogger", "PeriodicEvaluation", "evaluate"]
+__all__ = [
+    "Checkpointer",
+    "EpisodeMetrics",
+    "EvaluationExtra",
+    "IncentiveLogger",
+    "PeriodicEvaluation",
+    "evaluate",
+]
 
 
 class EpisodeMetrics(Protocol):
@@ -179,6 +186,20 @@ def evaluate(
     return out
 
 
+class EvaluationExtra(Protocol):
+    """More measurement (or an action) after each periodic evaluation.
+
+    Called with the model, the evaluation's results and the step; returns what to log
+    under ``eval/``: floats as scalars (in the progress table and the results too),
+    strings as TensorBoard text.
+    """
+
+    def __call__(
+        self, model: BaseAlgorithm, results: Mapping[str, float], step: int
+    ) -> Mapping[str, float | str]:
+        """Measure (or act on) the model just evaluated."""
+
+
 class PeriodicEvaluation(BaseCallback):
     """Evaluates the deterministic policy every ``every`` steps; logs ``eval/<name>/*``.
 
@@ -195,8 +216,10 @@ class PeriodicEvaluation(BaseCallback):
         episodes: int,
         seed: int,
         name: str,
+        extras: list[EvaluationExtra] | None = None,
     ) -> None:
         super().__init__()
+        self.extras = list(extras or [])
         self.make_env = make_env
         self.make_behaviour = make_behaviour
         self.every = every
@@ -223,6 +246,15 @@ class PeriodicEvaluation(BaseCallback):
             self.logger.record(
                 f"eval/{self.name}/figure", Figure(draw(title), close=True), exclude=TB_ONLY
             )
+        more: dict[str, float] = {}
+        for extra in self.extras:
+            for name, entry in extra(self.model, self.results, self.num_timesteps).items():
+                if isinstance(entry, str):  # text: TensorBoard only
+                    self.logger.record(f"eval/{name}", entry, exclude=TB_ONLY)
+                else:
+                    more[name] = float(entry)
+                    self.logger.record(f"eval/{name}", float(entry))
+        self.results.update(more)
         self.last_at = self.num_timesteps
         return self.results
 

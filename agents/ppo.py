@@ -2,6 +2,10 @@
 
 ``algo: ppo`` is stable-baselines3's PPO; ``algo: maskable_ppo`` is sb3-contrib's
 MaskablePPO, which reads the legal actions from the env's ``action_masks()`` (chess).
+``policy`` picks the network: ``mlp`` (the library's own MLP policy, any env), or for chess
+``chess_mlp`` (the same MLP over scaled planes, with the compact move head, fast masking
+and compact mask storage of ``agents.chess_policy``) and ``chess_resnet`` (a residual
+tower with convolutional move and value heads).
 """
 
 from __future__ import annotations
@@ -14,9 +18,14 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
+from agents.chess_networks import ChessFlatten, ChessResNet, resnet_shape
+from agents.chess_policy import ChessPolicy, CompactMaskRolloutBuffer
 from agents.networks import mlp_layers
 
-__all__ = ["ALGORITHMS", "build_ppo", "load_ppo"]
+__all__ = ["ALGORITHMS", "POLICIES", "build_ppo", "load_ppo", "policy_setup"]
+
+#: The networks ``agent.policy`` may name.
+POLICIES = ("mlp", "chess_mlp", "chess_resnet")
 
 ALGORITHMS: dict[str, type[PPO] | type[MaskablePPO]] = {"ppo": PPO, "maskable_ppo": MaskablePPO}
 
@@ -35,9 +44,10 @@ def build_ppo(config: Mapping[str, Any], venv: VecEnv, seed: int) -> PPO | Maska
     takes CUDA when present), ``torch_threads`` and PPO's own hyperparameters.
     """
     _threads(config)
-    layers = mlp_layers(str(config.get("size", "small")), config.get("layers"))
-    return _algorithm(config)(
-        "MlpPolicy",
+    algorithm = _algorithm(config)
+    policy, policy_kwargs, extra = policy_setup(config)
+    return algorithm(
+        policy,
         venv,
         learning_rate=float(config["learning_rate"]),
         n_steps=int(config["n_steps"]),
@@ -49,11 +59,50 @@ def build_ppo(config: Mapping[str, Any], venv: VecEnv, seed: int) -> PPO | Maska
         ent_coef=float(config["ent_coef"]),
         vf_coef=float(config["vf_coef"]),
         max_grad_norm=float(config["max_grad_norm"]),
-        policy_kwargs={"net_arch": {"pi": layers, "vf": layers}},
+        policy_kwargs=policy_kwargs,
         device=str(config.get("device", "auto")),
         seed=seed,
         verbose=0,
+        **extra,
     )
+
+
+def policy_setup(config: Mapping[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The policy (class or name), its keyword arguments, and extra algorithm arguments.
+
+    Example:
+        >>> config = {"algo": "maskable_ppo", "policy": "chess_resnet", "size": "tiny"}
+        >>> policy, kwargs, extra = policy_setup(config)
+        >>> policy.__name__, kwargs["features_extractor_kwargs"], sorted(extra)
+        ('ChessPolicy', {'channels': 16, 'blocks': 1}, ['rollout_buffer_class'])
+    """
+    name = str(config.get("policy") or "mlp")
+    size = str(config.get("size", "small"))
+    if name == "mlp":
+        layers = mlp_layers(size, config.get("layers"))
+        return "MlpPolicy", {"net_arch": {"pi": layers, "vf": layers}}, {}
+    if name in POLICIES and _algorithm(config) is not MaskablePPO:
+        raise ValueError(
+            f"agent.policy={name!r} needs agent.algo=maskable_ppo; accepted with "
+            f"agent.algo={config.get('algo', 'ppo')!r}: mlp"
+        )
+    extra = {"rollout_buffer_class": CompactMaskRolloutBuffer}
+    if name == "chess_mlp":
+        layers = mlp_layers(size, config.get("layers"))
+        kwargs = {
+            "net_arch": {"pi": layers, "vf": layers},
+            "features_extractor_class": ChessFlatten,
+        }
+        return ChessPolicy, kwargs, extra
+    if name == "chess_resnet":
+        channels, blocks = resnet_shape(size, config.get("channels"), config.get("blocks"))
+        kwargs = {
+            "net_arch": [],
+            "features_extractor_class": ChessResNet,
+            "features_extractor_kwargs": {"channels": channels, "blocks": blocks},
+        }
+        return ChessPolicy, kwargs, extra
+    raise ValueError(f"agent.policy={name!r}; accepted: {', '.join(POLICIES)}")
 
 
 def _threads(config: Mapping[str, Any]) -> None:

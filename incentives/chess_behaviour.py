@@ -3,7 +3,9 @@
 Measured from the chess env's end-of-game events (``outcome``, ``termination``, ``ply``,
 ``checks_given``, ``captures``, ``material_balance``), logged, never rewarded. Stalemate
 is how a material-greedy agent "wins" badly; checks per game against the mate rate show
-what a check bonus buys.
+what a check bonus buys. Games that started from a curriculum position (a forced mate
+served early in training) are counted apart, as ``curriculum/*``, so the main rates always
+describe the plain start positions.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class ChessBehaviour:
     def __init__(self, signal: ExplicitSignal | None = None) -> None:
         self.signal = signal
         self._games: list[Mapping[str, Any]] = []
+        self._curriculum: list[str] = []  # outcomes of games from curriculum positions
 
     def use_signal(self, signal: ExplicitSignal) -> None:
         """Nothing here depends on the scheme; kept for the common interface."""
@@ -59,6 +62,9 @@ class ChessBehaviour:
 
     def add(self, info: Mapping[str, Any]) -> None:
         """Record one finished game from its last step's info."""
+        if info.get("curriculum"):
+            self._curriculum.append(str(info.get("outcome")))
+            return
         self._games.append(
             {
                 k: info.get(k)
@@ -76,18 +82,24 @@ class ChessBehaviour:
     def clear(self) -> None:
         """Forget the recorded games."""
         self._games.clear()
+        self._curriculum.clear()
 
     def __len__(self) -> int:
         return len(self._games)
 
     def metrics(self) -> dict[str, float]:
-        """Win/draw/loss rates with Wilson 95% intervals, endings, length, checks, captures."""
+        """Win/draw/loss rates with Wilson 95% intervals, endings, length, checks, captures
+        (plain starts), and the curriculum games' share and win rate."""
+        out: dict[str, float] = {}
+        if self._curriculum:
+            total = len(self._curriculum) + len(self._games)
+            out["curriculum/share"] = len(self._curriculum) / total
+            out["curriculum/win_rate"] = self._curriculum.count("win") / len(self._curriculum)
         n = len(self._games)
         if n == 0:
-            return {}
+            return out
         outcomes = Counter(g["outcome"] for g in self._games)
         endings = Counter(g["termination"] for g in self._games)
-        out: dict[str, float] = {}
         for outcome in ("win", "draw", "loss"):
             low, high = wilson_interval(outcomes[outcome], n)
             out.update({f"{outcome}_rate": outcomes[outcome] / n,

@@ -37,6 +37,7 @@ class Checkpoint:
     eval_last_at: int
     wall_time_s: float
     config: dict[str, Any]
+    selfplay: dict[str, Any] | None = None  # the self-play pool's members, when self-play is on
 
     def save(self, run_dir: Path) -> None:
         """Write ``checkpoint.json`` atomically, then remove older model files."""

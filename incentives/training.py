@@ -13,6 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from incentives.chess_extras import (
+    curriculum_callback,
+    ladder_extra,
+    selfplay_pool,
+    selfplay_settings,
+)
 from incentives.experiment import build_behaviour, build_env, phases, use_signal
 from incentives.resume import (
     Checkpoint,
@@ -74,10 +80,15 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from stable_baselines3.common.utils import set_random_seed
 
     from agents.callbacks import Checkpointer, IncentiveLogger, PeriodicEvaluation
-    from agents.ppo import build_ppo, load_ppo
+    from agents.ppo import build_ppo, load_ppo, policy_setup
     from agents.tensorboard import custom_scalars_layout, record_hparams, summary_writer
 
     schedule = phases(config)
+    # Everything that can be checked is checked before anything is written.
+    policy_setup(config["agent"])
+    selfplay_settings(config["env"])
+    ladder = ladder_extra(config)
+    curriculum = curriculum_callback(config["env"])
     run_dir.mkdir(parents=True, exist_ok=True)
     run_dir, checkpoint, done = _claim_folder(run_dir, config)
     if done is not None:
@@ -94,7 +105,10 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
 
     first = checkpoint.phase if checkpoint else 0
-    venv = build_env(env_cfg, schedule[first].signal, int(env_cfg["n_envs"]), seed)
+    train_env_cfg, pool, promotion = selfplay_pool(
+        env_cfg, run_dir, checkpoint.selfplay if checkpoint else None, checkpoint is not None
+    )
+    venv = build_env(train_env_cfg, schedule[first].signal, int(env_cfg["n_envs"]), seed)
     if checkpoint is not None:
         try:
             model = load_ppo(agent_cfg, str(run_dir / checkpoint.model), venv)
@@ -124,6 +138,7 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         episodes=int(eval_cfg["episodes"]),
         seed=int(eval_cfg["seed"]),
         name=str(eval_cfg["name"]),
+        extras=[extra for extra in (ladder, promotion) if extra is not None],
     )
     evaluation.last_at = checkpoint.eval_last_at if checkpoint else 0
     earlier_wall = checkpoint.wall_time_s if checkpoint else 0.0
@@ -142,11 +157,15 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             eval_last_at=evaluation.last_at,
             wall_time_s=earlier_wall + time.perf_counter() - started,
             config=config,
+            selfplay=pool.state() if pool is not None else None,
         ).save(run_dir)
 
     checkpointer = Checkpointer(every, save_checkpoint, int(model.num_timesteps))
     logger = IncentiveLogger(behaviour)
-    for callback in (evaluation, checkpointer, logger):  # also when no phase is left to run
+    callbacks: list[Any] = [logger, evaluation, checkpointer]
+    if curriculum is not None:
+        callbacks.insert(0, curriculum)
+    for callback in callbacks:  # also when no phase is left to run
         callback.init_callback(model)
     for k in range(first, len(schedule)):
         phase = schedule[k]
@@ -163,7 +182,7 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         evaluation.final = k == len(schedule) - 1
         model.learn(
             total_timesteps=remaining,
-            callback=[logger, evaluation, checkpointer],
+            callback=callbacks,
             reset_num_timesteps=k == 0 and checkpoint is None,
             progress_bar=bool(config.get("progress_bar", False)),
         )
@@ -215,6 +234,7 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "explicit_return": final["explicit_return"],
         "task_score": final["task_score"],
         "behaviour": {k: v for k, v in final.items() if k not in ("explicit_return", "task_score")},
+        "selfplay": [vars(m) for m in pool.members()] if pool is not None else None,
         "theory": theory,
         "config": config,
         "versions": package_versions(),

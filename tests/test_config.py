@@ -85,7 +85,7 @@ def test_scheme_parameters_are_overridable() -> None:
         (["-m", "reward=binary,nope"], "unknown reward 'nope'"),
         (
             ["+experiment=qa_gird"],
-            "unknown experiment 'qa_gird'; accepted: chess_kqk, qa_demo, qa_grid",
+            "unknown experiment 'qa_gird'; accepted: chess_full, chess_kqk, qa_demo, qa_grid",
         ),
         (["env=chess9"], "unknown env 'chess9'; accepted: chess, qa"),
     ],

@@ -21,8 +21,11 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "COMPACT_ACTIONS",
     "N_ACTIONS",
+    "N_COMPACT",
     "N_PLANES",
+    "TO_COMPACT",
     "decode_action",
     "encode_move",
     "legal_action_mask",
@@ -70,6 +73,22 @@ def _tables() -> tuple[list[list[int]], list[tuple[int, int, chess.PieceType | N
 
 
 _BY_SQUARES, _BY_ACTION = _tables()
+
+#: The actions of the 4672 layout that can ever be legal, ascending: the 1,792 queen-direction
+#: and knight moves that stay on the board plus the 66 underpromotions from the seventh rank.
+#: A policy may score only these and map back: ``COMPACT_ACTIONS[i]`` is a layout action.
+COMPACT_ACTIONS: npt.NDArray[np.int64] = np.array(
+    [
+        action
+        for action, (origin, target, promotion) in enumerate(_BY_ACTION)
+        if target >= 0 and (promotion is None or chess.square_rank(origin) == 6)
+    ],
+    dtype=np.int64,
+)
+N_COMPACT = len(COMPACT_ACTIONS)  # 1858
+#: The compact index of each layout action, -1 for those that can never be legal.
+TO_COMPACT: npt.NDArray[np.int64] = np.full(N_ACTIONS, -1, dtype=np.int64)
+TO_COMPACT[COMPACT_ACTIONS] = np.arange(N_COMPACT)
 
 
 def encode_move(board: chess.Board, move: chess.Move) -> int:

@@ -13,7 +13,10 @@ reports the events a reward scheme may use: ``learner_move`` and ``opponent_move
 none), ``gave_check``, ``material_balance`` (learner minus opponent), ``material_change`` (its
 change over the step: captures and promotions of both sides) and ``ply``; at the end
 also ``outcome`` (win, draw, loss), ``termination``, the learner's ``checks_given`` and
-``captures`` over the game, and ``pgn`` (written during play).
+``captures`` over the game, and ``pgn`` (written during play). ``curriculum`` (at the
+reset and at the end) says whether the game started from a curriculum position, one with a
+forced mate in at most ``mate_in`` moves (see ``ChessEnv.set_curriculum``); its PGN then
+carries a ``Curriculum`` header.
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ from envs.chess.material import capture_value, material_balance
 from envs.chess.notation import movetext, san_without_suffix, suffix
 from envs.chess.observation import PLANE_HIGH, board_planes, repetitions
 from envs.chess.opponents import Opponent, make_opponent
-from envs.chess.starts import ENDGAMES, STARTS, load_fens, random_endgame, random_opening
+from envs.chess.starts import (
+    ENDGAMES,
+    MAX_MATE_IN,
+    STARTS,
+    load_fens,
+    random_endgame,
+    random_opening,
+)
 
 __all__ = ["COLORS", "TERMINATIONS", "ChessEnv"]
 
@@ -55,6 +65,32 @@ def _choice(name: str, value: str, accepted: tuple[str, ...]) -> str:
     return value
 
 
+def _curriculum(start: str, mate_in: Any, fraction: Any) -> tuple[int | None, float]:
+    """``mate_in`` and ``mate_in_fraction``, checked; a one-line ``ValueError`` if bad."""
+    if mate_in is not None:
+        if (
+            isinstance(mate_in, bool)
+            or not isinstance(mate_in, (int, np.integer))
+            or not 1 <= mate_in <= MAX_MATE_IN
+        ):
+            raise ValueError(
+                f"chess mate_in={mate_in!r}; accepted: null or an integer from 1 to {MAX_MATE_IN}"
+            )
+        mate_in = int(mate_in)
+        if start not in ENDGAMES:
+            raise ValueError(
+                f"chess mate_in={mate_in} with start={start!r}; accepted: mate_in=null, or "
+                f"start {', '.join(ENDGAMES)}"
+            )
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, (int, float, np.integer, np.floating))
+        or not 0 <= fraction <= 1
+    ):
+        raise ValueError(f"chess mate_in_fraction={fraction!r}; accepted: a number from 0 to 1")
+    return mate_in, float(fraction)
+
+
 class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
     """Single-agent chess against a built-in opponent.
 
@@ -69,6 +105,13 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         max_plies: plies (both sides) after which the episode is truncated.
         illegal_action: ``raise`` (a ``ValueError`` naming the action, its move and the
             FEN) or ``lose`` (the episode ends as a loss, ``info["illegal_action"]``).
+        mate_in: for a curriculum with an endgame start: ``None`` (plain random
+            positions) or n (1 to 3): start from random positions with a forced mate in
+            at most n moves, drawn uniformly among them. Only the start changes, never the
+            reward. ``set_curriculum`` changes it between episodes.
+        mate_in_fraction: the fraction of episodes (a draw per reset) that start from
+            such a position, the others from a plain one. With ``mate_in=None`` or ``0``
+            the env draws exactly the positions it draws without a curriculum.
 
     Example:
         >>> env = ChessEnv(start="kqk", max_plies=50)
@@ -89,6 +132,8 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         max_plies: int = 400,
         illegal_action: str = "raise",
         render_mode: str | None = None,
+        mate_in: int | None = None,
+        mate_in_fraction: float = 1.0,
     ) -> None:
         self.start = _choice("start", start, STARTS)
         self.learner_color = _choice("learner_color", learner_color, COLORS)
@@ -102,6 +147,7 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             raise ValueError(f"chess max_plies={max_plies!r}; accepted: an integer >= 1")
         if start == "fen_file" and fen_file is None:
             raise ValueError("chess start='fen_file' needs fen_file=<path>; accepted: a path")
+        self.mate_in, self.mate_in_fraction = _curriculum(start, mate_in, mate_in_fraction)
         self.fens = load_fens(fen_file) if start == "fen_file" and fen_file else []
         self.opening_plies, self.max_plies = opening_plies, max_plies
         self.render_mode = render_mode
@@ -118,16 +164,42 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         self._balance = 0
         self._checks = self._captures = 0  # the learner's, this game
         self._start: tuple[str, chess.Color, int] = (chess.STARTING_FEN, chess.WHITE, 1)
+        self._start_mate_in: int | None = None  # the curriculum's bound for this game's start
+
+    def set_curriculum(self, mate_in: int | None, fraction: float = 1.0) -> None:
+        """Serve positions with a forced mate in at most ``mate_in`` moves in ``fraction`` of
+        the episodes from the next reset on (``None``: plain positions only).
+
+        For a curriculum that changes during training (``agents.curriculum``), through
+        ``VecEnv.env_method``; arguments as ``mate_in`` and ``mate_in_fraction``, checked
+        the same way. The game under way is not touched.
+
+        Example:
+            >>> env = ChessEnv(start="krk")
+            >>> env.set_curriculum(1, 0.5)
+            >>> env.mate_in, env.mate_in_fraction
+            (1, 0.5)
+        """
+        self.mate_in, self.mate_in_fraction = _curriculum(self.start, mate_in, fraction)
 
     # -- the game ---------------------------------------------------------------------
     def _start_board(self) -> chess.Board:
         rng = self.np_random
+        self._start_mate_in = None
         if self.start == "standard":
             return chess.Board()
         if self.start == "random_opening":
             return random_opening(rng, self.opening_plies)
         if self.start in ENDGAMES:
-            return random_endgame(rng, self.start, self.learner)
+            fraction = self.mate_in_fraction
+            # no draw without a curriculum: the plain env's positions stay the same
+            if (
+                self.mate_in is not None
+                and fraction > 0
+                and (fraction >= 1 or rng.random() < fraction)
+            ):
+                self._start_mate_in = self.mate_in
+            return random_endgame(rng, self.start, self.learner, self._start_mate_in)
         return chess.Board(self.fens[rng.integers(len(self.fens))])
 
     def _termination(self) -> str | None:
@@ -183,6 +255,8 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         headers = [("Event", f"incentives/Chess-v0 {self.start}"), ("Site", "?"),
                    ("Date", "????.??.??"), ("Round", "?"), ("White", white), ("Black", black),
                    ("Result", result)]  # fmt: skip
+        if self._start_mate_in is not None:
+            headers.append(("Curriculum", f"mate_in={self._start_mate_in}"))
         if fen != chess.STARTING_FEN:
             headers += [("FEN", fen), ("SetUp", "1")]
         head = "\n".join(f'[{k} "{v}"]' for k, v in headers)
@@ -223,6 +297,7 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             "ply": self.plies,
             "learner_color": "white" if self.learner == chess.WHITE else "black",
             "fen": self.board.fen(),
+            "curriculum": self._start_mate_in is not None,
         }
         return self._observe(), info
 
@@ -297,6 +372,7 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             ply=self.plies,
             outcome=outcome,
             termination=termination,
+            curriculum=self._start_mate_in is not None,
             pgn=self._pgn(outcome, finished=not truncated),
         )
         return self._observe(), _SCORES[outcome], not truncated, truncated, info
