@@ -19,6 +19,7 @@ import torch
 from sb3_contrib.common.maskable.buffers import MaskableRolloutBuffer
 from sb3_contrib.common.maskable.distributions import MaybeMasks
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
@@ -46,7 +47,8 @@ class CompactMaskRolloutBuffer(MaskableRolloutBuffer):
 
     def reset(self) -> None:
         """Allocate the (steps, envs, 1858) boolean masks, then the usual arrays."""
-        super().reset()
+        # Not MaskableRolloutBuffer.reset: it would first fill float32 masks of 4672.
+        RolloutBuffer.reset(self)
         self.mask_dims = N_COMPACT
         self.action_masks = np.ones((self.buffer_size, self.n_envs, N_COMPACT), dtype=bool)
 

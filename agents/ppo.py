@@ -87,11 +87,14 @@ def policy_setup(config: Mapping[str, Any]) -> tuple[Any, dict[str, Any], dict[s
             f"agent.algo={config.get('algo', 'ppo')!r}: mlp"
         )
     extra = {"rollout_buffer_class": CompactMaskRolloutBuffer}
+    # SB3's Adam epsilon, and torch's fused Adam step (one kernel for all parameters).
+    adam = {"eps": 1e-5, "fused": True}
     if name == "chess_mlp":
         layers = mlp_layers(size, config.get("layers"))
         kwargs = {
             "net_arch": {"pi": layers, "vf": layers},
             "features_extractor_class": ChessFlatten,
+            "optimizer_kwargs": adam,
         }
         return ChessPolicy, kwargs, extra
     if name == "chess_resnet":
@@ -100,6 +103,7 @@ def policy_setup(config: Mapping[str, Any]) -> tuple[Any, dict[str, Any], dict[s
             "net_arch": [],
             "features_extractor_class": ChessResNet,
             "features_extractor_kwargs": {"channels": channels, "blocks": blocks},
+            "optimizer_kwargs": adam,
         }
         return ChessPolicy, kwargs, extra
     raise ValueError(f"agent.policy={name!r}; accepted: {', '.join(POLICIES)}")
