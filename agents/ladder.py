@@ -104,10 +104,10 @@ def parse_ladder(spec: Sequence[str | Mapping[str, Any]], where: str = "eval.lad
         >>> [r.name for r in parse_ladder(["random", {"name": "stockfish", "depth": 1,
         ...                                            "skill_level": 0}])]
         ['random', 'stockfish_skill0_d1']
-        >>> parse_ladder(["random", "foo"])
+        >>> parse_ladder(["random", "foo"])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: eval.ladder[1]='foo'; accepted: greedy, policy, random, stockfish
+        ValueError: eval.ladder[1]='foo'; accepted: ...greedy, policy, ...random, stockfish
     """
     if isinstance(spec, (str, Mapping)) or not len(spec):
         raise ValueError(f"{where}={spec!r}; accepted: a non-empty list of opponents")
