@@ -384,9 +384,9 @@ class ChessLadder:
                 actions, _ = model.predict(batch, action_masks=masks, deterministic=True)
                 for i, action, mask in zip(active, np.asarray(actions), masks, strict=True):
                     env = envs[i]
-                    fen = env.board.fen()
+                    fen = env.board.fen() if judged and mask.sum() > 1 else None
                     obs, _, terminated, truncated, info = env.step(int(action))
-                    if judged and mask.sum() > 1 and not info.get("illegal_action"):
+                    if fen is not None and not info.get("illegal_action"):
                         moves.append(LearnerMove(fen, str(info["learner_move"])))
                     observations[i] = obs
                     if terminated or truncated:
