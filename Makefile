@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,launchers]"
 	touch $(STAMP)
 
 # Debian's stockfish (the chess tests use the real engine); installed at /usr/games.
@@ -41,7 +41,7 @@ unit: setup stockfish
 test: lint typecheck unit
 
 bench: setup
-	$(BIN)/python -m pip install -q -e ".[dev,bench]"
+	$(BIN)/python -m pip install -q -e ".[dev,launchers,bench]"
 	$(BIN)/python benchmarks/qa_env_throughput.py
 	$(BIN)/python benchmarks/chess_env_throughput.py
 

@@ -22,7 +22,7 @@ from agents.chess_networks import ChessFlatten, ChessResNet, resnet_shape
 from agents.chess_policy import ChessPolicy, CompactMaskRolloutBuffer
 from agents.networks import mlp_layers
 
-__all__ = ["ALGORITHMS", "POLICIES", "build_ppo", "load_ppo", "policy_setup"]
+__all__ = ["ALGORITHMS", "POLICIES", "build_ppo", "load_ppo", "parameter_count", "policy_setup"]
 
 #: The networks ``agent.policy`` may name.
 POLICIES = ("mlp", "chess_mlp", "chess_resnet")
@@ -118,3 +118,12 @@ def load_ppo(config: Mapping[str, Any], path: str, venv: VecEnv) -> PPO | Maskab
     """An agent saved at ``path`` (with its optimizer and step count), on ``venv``."""
     _threads(config)
     return _algorithm(config).load(path, env=venv, device=str(config.get("device", "auto")))
+
+
+def parameter_count(model: PPO | MaskablePPO) -> int:
+    """The trainable parameters of an agent's network: policy, value and shared layers.
+
+    What a scale experiment reports as the model's size; the run's compute is this count
+    times the environment steps it trained on (every step runs the whole network).
+    """
+    return sum(p.numel() for p in model.policy.parameters() if p.requires_grad)

@@ -4,7 +4,9 @@ Finds the runs under a folder (a Hydra multirun or any tree of run folders), gro
 by scheme and by any other config key that varies, aggregates the final metrics across
 seeds (mean, interquartile mean, 95% bootstrap interval) and shows them next to what the
 scheme's theory predicts. Writes ``comparison.md``, ``comparison.csv`` and PNG plots into
-the folder.
+the folder. When the runs span several network sizes (a scale sweep), it also draws the
+emergence curves, each behaviour metric against parameters and against compute, and
+writes their points to ``emergence.csv``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from incentives import emergence
 from incentives.aggregate import Estimate, estimate
 from incentives.runs import Run, find_runs, group_runs
 
@@ -145,6 +148,7 @@ class Comparison:
             cells = [label, str(len(self.groups[label])), *(str(row[m]) for m in self.metrics)]
             cells.append(", ".join(f"{t:.3f}" for t in thresholds) or "–")
             lines.append("| " + " | ".join(cells) + " |")
+        lines += self._emergence_markdown()
         if self.unfinished:
             lines += ["", "Left out (no summary.json: crashed, stopped or still running):", ""]
             lines += [f"- `{r.path}`" for r in self.unfinished]
@@ -179,7 +183,82 @@ class Comparison:
         endings = self._termination_rates()
         if endings:
             save(plots.termination_figure(endings), "terminations.png")
+        for (metric, axis), lines in self.emergence().items():
+            points = {
+                label: [(p.x, p.parameters, p.estimate) for p in pts]
+                for label, pts in lines.items()
+            }
+            figure = plots.emergence_figure(points, metric, axis, self._reference(metric))
+            save(figure, f"emergence_{metric.replace('/', '_')}_vs_{axis}.png")
         return written
+
+    def emergence(self) -> dict[tuple[str, str], dict[str, list[emergence.Point]]]:
+        """The emergence curves: per (metric, axis), each line's points; empty without a
+        scale sweep (runs of one network size have no curve against parameters)."""
+        out: dict[tuple[str, str], dict[str, list[emergence.Point]]] = {}
+        for metric in emergence.emergence_metrics(self.env, self.runs):
+            for axis in emergence.AXES:
+                lines = emergence.curves(self.runs, metric, axis)
+                if lines:
+                    out[(metric, axis)] = lines
+        return out
+
+    def _reference(self, metric: str) -> tuple[float, str] | None:
+        """Theory's value of ``metric`` (and whose) when the groups' theories agree on it."""
+        if metric == "regret_relative":
+            return 0.0, "theory (optimal policy)"
+        if metric == "t_hat":
+            answer_at = {
+                (str(self.groups[g][0].config.get("reward.name")), max(t))
+                for g in self.groups
+                if (t := self.theory(g).get("thresholds"))
+            }
+            if len({t for _, t in answer_at}) == 1:
+                names = ", ".join(sorted({name for name, _ in answer_at}))
+                return float(answer_at.pop()[1]), f"theory ({names})"
+        return None
+
+    def write_emergence_csv(self, path: Path) -> bool:
+        """The emergence curves' points, one row per (metric, axis, line, x); False if none."""
+        curves = self.emergence()
+        if not curves:
+            return False
+        with path.open("w", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(["metric", "axis", "line", "x", "n", "mean", "iqm", "low", "high"])
+            for (metric, axis), lines in curves.items():
+                for label, points in lines.items():
+                    for p in points:
+                        e = p.estimate
+                        out.writerow([metric, axis, label, p.x, e.n, e.mean, e.iqm, e.low, e.high])
+        return True
+
+    def _emergence_markdown(self) -> list[str]:
+        """A table per line of the scale sweep: each metric at each parameter count."""
+        curves = {m: lines for (m, axis), lines in self.emergence().items() if axis == "parameters"}
+        if not curves:
+            return []
+        lines = [
+            "",
+            "## Emergence: behaviour against network size",
+            "",
+            "Mean over seeds [95% bootstrap interval] at each parameter count; the plots "
+            "below also draw each metric against compute (parameters × env steps).",
+            "",
+        ]
+        labels = sorted({label for by_line in curves.values() for label in by_line})
+        metrics = list(curves)
+        lines += ["| line | parameters | " + " | ".join(metrics) + " |"]
+        lines += ["|" + "---|" * (len(metrics) + 2)]
+        for label in labels:
+            xs = sorted({p.x for by_line in curves.values() for p in by_line.get(label, [])})
+            for x in xs:
+                cells = []
+                for metric in metrics:
+                    found = [p for p in curves[metric].get(label, []) if p.x == x]
+                    cells.append(str(found[0].estimate) if found else "–")
+                lines.append(f"| {label} | {int(x):,} | " + " | ".join(cells) + " |")
+        return lines
 
     def _rates_by_p(self) -> dict[str, tuple[list[float], list[list[float]], list[float]]]:
         groups = {}
@@ -230,6 +309,8 @@ def compare(root: Path, console: Console | None = None) -> Comparison:
     comparison.write_csv(root / "comparison.csv")
     comparison.write_markdown(root / "comparison.md", plots)
     console.print(f"wrote {root / 'comparison.md'} and {root / 'comparison.csv'}")
+    if comparison.write_emergence_csv(root / "emergence.csv"):
+        console.print(f"wrote {root / 'emergence.csv'}")
     for path in plots:
         console.print(f"wrote {path}")
     return comparison

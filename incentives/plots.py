@@ -15,9 +15,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from incentives.aggregate import estimate
+from incentives.aggregate import Estimate, estimate
 
-__all__ = ["curves_figure", "mode_rates_figure", "rates_by_p_figure", "termination_figure"]
+__all__ = [
+    "curves_figure",
+    "emergence_figure",
+    "mode_rates_figure",
+    "rates_by_p_figure",
+    "termination_figure",
+]
 
 Band = tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]
 
@@ -109,5 +115,53 @@ def termination_figure(rates: Mapping[str, Mapping[str, float]]) -> Figure:
         bottom += heights
     ax.set(ylabel="share of games", title="How the games ended")
     ax.tick_params(axis="x", labelrotation=20, labelsize=7)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def emergence_figure(
+    lines: Mapping[str, Sequence[tuple[float, int, Estimate]]],
+    metric: str,
+    axis: str,
+    reference: tuple[float, str] | None = None,
+) -> Figure:
+    """``metric`` against parameters or compute (log scale), one colour per scheme.
+
+    ``lines`` maps a label to its (x, parameters, across-seed estimate) points; bands are
+    the 95% bootstrap interval of the mean. Against compute, the points of one network
+    size (its budgets) are joined, one marker per size, so each scheme shows a curve per
+    size and where the sizes overtake one another. ``reference`` (value, label) draws
+    theory's value as a dashed line.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), layout="constrained")
+    sizes = sorted({p for points in lines.values() for _, p, _ in points})
+    markers = dict(zip(sizes, "os^Dvp*hX<>", strict=False))
+    for label, points in lines.items():
+        n = max(e.n for _, _, e in points)
+        runs = [list(points)] if axis == "parameters" else [
+            [q for q in points if q[1] == size] for size in sizes
+        ]  # fmt: skip
+        color = None
+        for run in (r for r in runs if r):
+            xs = [x for x, _, _ in run]
+            marker = "o" if axis == "parameters" else markers.get(run[0][1], "o")
+            (line,) = ax.plot(
+                xs, [e.mean for _, _, e in run], marker=marker, color=color,
+                label=f"{label} (n≤{n})" if color is None else None,
+            )  # fmt: skip
+            color = line.get_color()
+            ax.fill_between(
+                xs, [e.low for _, _, e in run], [e.high for _, _, e in run],
+                color=color, alpha=0.2,
+            )  # fmt: skip
+    if axis != "parameters" and len(sizes) > 1:
+        for size in sizes:
+            ax.plot([], [], color="black", linestyle="none", marker=markers.get(size, "o"),
+                    label=f"{size:,} parameters")  # fmt: skip
+    if reference is not None:
+        ax.axhline(reference[0], color="grey", linestyle="--", linewidth=1, label=reference[1])
+    xlabel = "parameters" if axis == "parameters" else "compute (parameters × env steps)"
+    ax.set(xlabel=xlabel, ylabel=metric, title=f"{metric} against {axis}")
+    ax.set_xscale("log")
     ax.legend(fontsize=7)
     return fig

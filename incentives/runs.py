@@ -105,12 +105,14 @@ def find_runs(root: Path) -> list[Run]:
     return runs
 
 
-def group_runs(runs: Iterable[Run]) -> dict[str, list[Run]]:
+def group_runs(runs: Iterable[Run], ignore: Iterable[str] = ()) -> dict[str, list[Run]]:
     """Finished runs grouped by scheme and by every other config key that varies.
 
     The label is the scheme's name, prefixed by the experiment when runs of several
     experiments are compared, followed by ``key=value`` for each other varying key that
     the experiment and scheme do not already determine (a network size, a budget).
+    Keys in ``ignore`` do not split groups (the emergence curves pool the sizes of a
+    scheme into one line).
 
     Example:
         >>> def run(name, size, seed):
@@ -121,11 +123,12 @@ def group_runs(runs: Iterable[Run]) -> dict[str, list[Run]]:
         ['binary agent.size=base', 'binary agent.size=tiny']
     """
     finished = [r for r in runs if r.finished]
+    ignored = tuple(ignore)
     keys = sorted({k for r in finished for k in r.config})
     varying = [
         k
         for k in keys
-        if k not in (*BOOKKEEPING_KEYS, "seed")
+        if k not in (*BOOKKEEPING_KEYS, *ignored, "seed")
         and not k.startswith("hydra")
         and len({json.dumps(r.config.get(k), sort_keys=True) for r in finished}) > 1
     ]

@@ -27,6 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 __all__ = ["config_dir", "main", "unknown_choice", "unwritable_folder"]
 
 GROUPS = ("env", "reward", "agent", "experiment")
+#: Hydra's own groups a user picks on the command line; plugins add their options.
+HYDRA_GROUPS = ("hydra/launcher", "hydra/sweeper")
 
 
 def config_dir() -> str:
@@ -45,18 +47,35 @@ def unknown_choice(args: list[str], conf: Path) -> str | None:
     Example:
         >>> unknown_choice(["env=chezz"], Path(config_dir()))
         "unknown env 'chezz'; accepted: chess, qa"
+        >>> unknown_choice(["hydra/launcher=jobli"], Path(config_dir()))[:40]
+        "unknown hydra/launcher 'jobli'; accepted"
     """
     for arg in args:
         key, sep, value = arg.lstrip("+~").partition("=")
-        if not sep or key not in GROUPS:
+        if not sep or key not in (*GROUPS, *HYDRA_GROUPS):
             continue
         if any(c in value for c in "()[]'\"*"):
             continue  # a sweep expression (choice(...), glob(...), quoting): Hydra's to read
-        accepted = sorted(p.stem for p in (conf / key).glob("*.yaml"))
+        if key in HYDRA_GROUPS:
+            accepted = _hydra_options(key, conf)
+        else:
+            accepted = sorted(p.stem for p in (conf / key).glob("*.yaml"))
         for choice in value.split(","):
             if choice.strip() and choice.strip() not in accepted:
                 return f"unknown {key} {choice.strip()!r}; accepted: {', '.join(accepted)}"
     return None
+
+
+def _hydra_options(group: str, conf: Path) -> list[str]:
+    """The options of one of Hydra's groups, with those the installed plugins add."""
+    from hydra._internal.config_repository import ConfigRepository
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.object_type import ObjectType
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()  # registers the plugins' configs (joblib, ray, submitit, ...)
+    repository = ConfigRepository(create_config_search_path(str(conf)))
+    return sorted(repository.get_group_options(group, ObjectType.CONFIG))
 
 
 def unwritable_folder(args: list[str], cwd: Path) -> str | None:

@@ -73,6 +73,36 @@ def _claim_folder(
     return run_dir, checkpoint, None
 
 
+def _size_label(agent: dict[str, Any]) -> str:
+    """The network's size as HParams shows it: explicit widths/shape, else the preset."""
+    if agent.get("policy") == "chess_resnet" and (agent.get("channels") or agent.get("blocks")):
+        return f"{agent.get('size')} channels={agent.get('channels')} blocks={agent.get('blocks')}"
+    return str(agent.get("layers") or agent.get("size"))
+
+
+def _scale(model: Any, parameters: int, wall_time_s: float) -> dict[str, Any]:
+    """What a run cost: network size, env steps, compute (their product), time and device.
+
+    ``compute`` is parameters x environment steps (warm-up phases included), the x-axis
+    of ``incentives-compare``'s emergence curves; ``wall_time_s`` includes evaluations.
+    """
+    import torch
+
+    device = str(model.device)
+    steps = int(model.num_timesteps)
+    return {
+        "parameters": parameters,
+        "env_steps": steps,
+        "compute": parameters * steps,
+        "wall_time_s": round(wall_time_s, 2),
+        "device": device,
+        "device_name": (
+            torch.cuda.get_device_name(model.device) if device.startswith("cuda") else "cpu"
+        ),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
 def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """Train the configured agent through the reward schedule; return the summary."""
     from omegaconf import OmegaConf
@@ -80,7 +110,7 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     from stable_baselines3.common.utils import set_random_seed
 
     from agents.callbacks import Checkpointer, IncentiveLogger, PeriodicEvaluation
-    from agents.ppo import build_ppo, load_ppo, policy_setup
+    from agents.ppo import build_ppo, load_ppo, parameter_count, policy_setup
     from agents.tensorboard import custom_scalars_layout, record_hparams, summary_writer
 
     schedule = phases(config)
@@ -194,6 +224,7 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     final = evaluation.run()  # after the last update: the policy saved in model.zip
     signal = schedule[-1].signal
     params = signal.params()
+    scale = _scale(model, parameter_count(model), earlier_wall + time.perf_counter() - started)
     record_hparams(
         model.logger,
         {
@@ -204,7 +235,10 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             "reward.params": " ".join(f"{k}={v}" for k, v in params.items()) or "none",
             "warmup": " + ".join(f"{p.signal.name}:{p.steps}" for p in schedule[:-1]) or "none",
             "budget": schedule[-1].steps,
-            "agent.size": str(agent_cfg.get("layers") or agent_cfg.get("size")),
+            "agent.size": _size_label(agent_cfg),
+            "parameters": scale["parameters"],
+            "compute": float(scale["compute"]),
+            "device": scale["device"],
             "seed": seed,
         },
         {
@@ -229,6 +263,7 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "phases": [{"reward": p.signal.name, "steps": p.steps} for p in schedule],
         "timesteps": int(model.num_timesteps),
         "wall_time_s": round(earlier_wall + time.perf_counter() - started, 2),
+        "scale": scale,
         "resumed_from": checkpoint.num_timesteps if checkpoint else None,
         "run_dir": str(run_dir),
         "explicit_return": final["explicit_return"],

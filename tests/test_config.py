@@ -85,9 +85,15 @@ def test_scheme_parameters_are_overridable() -> None:
         (["-m", "reward=binary,nope"], "unknown reward 'nope'"),
         (
             ["+experiment=qa_gird"],
-            "unknown experiment 'qa_gird'; accepted: chess_full, chess_kqk, qa_demo, qa_grid",
+            "unknown experiment 'qa_gird'; accepted: chess_full, chess_kqk, chess_scale, qa_demo, "
+            "qa_grid, qa_scale, qa_scratch",
         ),
         (["env=chess9"], "unknown env 'chess9'; accepted: chess, qa"),
+        (
+            ["-m", "hydra/launcher=jobllib"],
+            "unknown hydra/launcher 'jobllib'; accepted: basic, joblib, ray, ray_aws, "
+            "submitit_local, submitit_slurm",
+        ),
     ],
 )
 def test_unknown_group_choice_is_named(args: list[str], expected: str) -> None:
