@@ -1,7 +1,8 @@
 """The tables of docs/scale_results.md: a scale sweep's final behaviour per size and budget.
 
 Reads every ``summary.json`` under RUNS_ROOT and prints, for each (warm-up, size, budget),
-the mean over seeds with the half-width of a 95% t-interval, the per-seed ``t_hat``, and
+the mean over seeds with the half-width of a 95% t-interval, how many seeds took the
+grid's mode (answer some, abstain on some, hedge under 5%), the per-seed ``t_hat``, and
 what the policy did at the end of its warm-up (from ``progress.csv``: the abstain rate of
 the training episodes and the policy entropy), which is what the grid has to start from.
 
@@ -36,6 +37,15 @@ def _cell(values: list[float], digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
+def _grid_mode(behaviour: dict[str, float]) -> bool:
+    """Whether a run behaves as the grid pays: answers some, abstains on some, barely hedges."""
+    return (
+        behaviour["hedge_rate"] < 0.05
+        and behaviour["answer_rate"] > 0
+        and 0 < behaviour["abstain_rate"] < 1
+    )
+
+
 def _end_of_warmup(run_dir: Path, steps: int) -> tuple[float, float]:
     """The training episodes' abstain rate and the policy entropy at the warm-up's end."""
     best: tuple[int, float, float] | None = None
@@ -61,7 +71,7 @@ def main(root: Path) -> None:
         size = str(config["agent"].get("layers") or config["agent"]["size"])
         key = (s["reward"]["name"], warmup, SIZES.get(size, 9), size, int(config["budget"]))
         groups.setdefault(key, []).append((s, path.parent))
-    header = ["scheme", "warm-up", "size", "parameters", "budget", "n", *COLUMNS,
+    header = ["scheme", "warm-up", "size", "parameters", "budget", "n", "grid's mode", *COLUMNS,
               "t_hat per seed", "abstain at warm-up end", "entropy at warm-up end"]  # fmt: skip
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -69,6 +79,8 @@ def main(root: Path) -> None:
         behaviour = [s["behaviour"] for s, _ in runs]
         cells = [scheme, f"{warmup:,}", size, f"{runs[0][0]['scale']['parameters']:,}",
                  f"{budget:,}", str(len(runs))]  # fmt: skip
+        learned = sum(_grid_mode(b) for b in behaviour)
+        cells.append(f"{learned}/{len(runs)}")
         cells += [_cell([float(b[c]) for b in behaviour]) for c in COLUMNS]
         cells.append(", ".join(f"{b['t_hat']:.3f}" for b in behaviour))
         if warmup:
