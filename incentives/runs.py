@@ -105,6 +105,22 @@ def find_runs(root: Path) -> list[Run]:
     return runs
 
 
+def _shown(key: str, value: Any) -> Any:
+    """A config value as a group label shows it: a warm-up as ``binary:150000``.
+
+    Example:
+        >>> _shown("warmup", '[{"reward": "binary", "steps": 150000}]'), _shown("warmup", "[]")
+        ('binary:150000', 'none')
+    """
+    if key == "warmup" and isinstance(value, str):
+        try:
+            phases = json.loads(value)
+            return " + ".join(f"{p['reward']}:{p['steps']}" for p in phases) or "none"
+        except (ValueError, TypeError, KeyError):
+            return value
+    return value
+
+
 def group_runs(runs: Iterable[Run], ignore: Iterable[str] = ()) -> dict[str, list[Run]]:
     """Finished runs grouped by scheme and by every other config key that varies.
 
@@ -150,6 +166,6 @@ def group_runs(runs: Iterable[Run], ignore: Iterable[str] = ()) -> dict[str, lis
     ]
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in finished:
-        label = " ".join([head(run), *(f"{k}={run.config.get(k)}" for k in extra)])
+        label = " ".join([head(run), *(f"{k}={_shown(k, run.config.get(k))}" for k in extra)])
         groups[label].append(run)
     return dict(groups)
