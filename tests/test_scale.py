@@ -68,7 +68,7 @@ def test_run_records_parameters_and_compute_in_summary_and_hparams(tmp_path: Pat
 
     run_dir = tmp_path / "run"
     done = run_cli(
-        "budget=2048", "agent.size=tiny", "eval.episodes=256", "eval.every=0",
+        "budget=2048", "agent.size=null", "agent.layers=[8]", "eval.episodes=256", "eval.every=0",
         "progress_bar=false", f"hydra.run.dir={run_dir}", cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
