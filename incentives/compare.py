@@ -63,6 +63,7 @@ class Comparison:
         envs = {str(s.get("env")) for s in finished}
         self.env = envs.pop() if len(envs) == 1 else "mixed"
         self.metrics = ("explicit_return", "task_score", *self._behaviour_keys(finished))
+        self._emergence: dict[tuple[str, str], dict[str, list[emergence.Point]]] | None = None
 
     def _behaviour_keys(self, summaries: Sequence[dict[str, Any]]) -> tuple[str, ...]:
         if self.env in METRICS:
@@ -195,13 +196,14 @@ class Comparison:
     def emergence(self) -> dict[tuple[str, str], dict[str, list[emergence.Point]]]:
         """The emergence curves: per (metric, axis), each line's points; empty without a
         scale sweep (runs of one network size have no curve against parameters)."""
-        out: dict[tuple[str, str], dict[str, list[emergence.Point]]] = {}
-        for metric in emergence.emergence_metrics(self.env, self.runs):
-            for axis in emergence.AXES:
-                lines = emergence.curves(self.runs, metric, axis)
-                if lines:
-                    out[(metric, axis)] = lines
-        return out
+        if self._emergence is None:
+            self._emergence = {}
+            for metric in emergence.emergence_metrics(self.env, self.runs):
+                for axis in emergence.AXES:
+                    lines = emergence.curves(self.runs, metric, axis)
+                    if lines:
+                        self._emergence[(metric, axis)] = lines
+        return self._emergence
 
     def _reference(self, metric: str) -> tuple[float, str] | None:
         """Theory's value of ``metric`` (and whose) when the groups' theories agree on it."""
