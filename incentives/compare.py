@@ -23,7 +23,7 @@ from rich.table import Table
 
 from incentives import emergence
 from incentives.aggregate import Estimate, estimate
-from incentives.runs import Run, find_runs, group_runs
+from incentives.runs import find_runs, group_runs
 
 __all__ = ["Comparison", "compare", "main"]
 
@@ -76,17 +76,10 @@ class Comparison:
         }
         return tuple(sorted(keys))
 
-    @staticmethod
-    def value(run: Run, metric: str) -> float | None:
-        """A final metric of a run (top level or under ``behaviour``)."""
-        summary = run.summary or {}
-        value = summary.get(metric, summary.get("behaviour", {}).get(metric))
-        return float(value) if isinstance(value, (int, float)) else None
-
     def estimates(self) -> dict[str, dict[str, Estimate]]:
         """Each group's estimate of each metric."""
         return {
-            label: {m: estimate([self.value(r, m) for r in runs]) for m in self.metrics}
+            label: {m: estimate([r.metric(m) for r in runs]) for m in self.metrics}
             for label, runs in self.groups.items()
         }
 
@@ -287,7 +280,7 @@ class Comparison:
             }  # fmt: skip
             if keys:
                 rates[label] = {
-                    k.split("/", 1)[1]: estimate([self.value(r, k) for r in runs]).mean
+                    k.split("/", 1)[1]: estimate([r.metric(k) for r in runs]).mean
                     for k in sorted(keys)
                 }
         return rates

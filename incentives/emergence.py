@@ -48,14 +48,6 @@ def scale_of(run: Run) -> dict[str, Any]:
     return dict(scale) if isinstance(scale, dict) else {}
 
 
-def _value(run: Run, metric: str) -> float | None:
-    summary = run.summary or {}
-    value = summary.get(metric, summary.get("behaviour", {}).get(metric))
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return float(value)
-    return None
-
-
 def emergence_metrics(env: str, runs: Sequence[Run]) -> tuple[str, ...]:
     """The metrics to draw for ``env``: its defaults, then each ladder rung's win rate.
 
@@ -89,7 +81,7 @@ def curves(runs: Sequence[Run], metric: str, axis: Axis) -> dict[str, list[Point
             by_x[key].append(run)
         points = []
         for x_key, point_runs in sorted(by_x.items(), key=lambda item: math.prod(item[0])):
-            values = [v for v in (_value(r, metric) for r in point_runs) if v is not None]
+            values = [v for v in (r.metric(metric) for r in point_runs) if v is not None]
             if values:
                 x = float(math.prod(x_key))
                 points.append(Point(x, x_key[0], tuple(values), estimate(values)))

@@ -35,6 +35,15 @@ class Run:
         """Whether the run wrote its ``summary.json``."""
         return self.summary is not None
 
+    def metric(self, name: str) -> float | None:
+        """A final metric of the run (top level of the summary or under ``behaviour``);
+        ``None`` when the run lacks it or it is not a finite number."""
+        summary = self.summary or {}
+        value = summary.get(name, summary.get("behaviour", {}).get(name))
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return float(value)
+        return None
+
     def curves(self) -> dict[str, list[tuple[float, float]]]:
         """Each logged scalar as (timestep, value) points, in step order.
 
