@@ -26,7 +26,7 @@ stockfish:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stockfish >/dev/null; }
 
 demo: setup
-	PYTHONHASHSEED=0 $(BIN)/python -m incentives.demo
+	PYTHONHASHSEED=0 $(BIN)/python -m incentives.run.demo
 
 lint: setup
 	$(BIN)/ruff check .

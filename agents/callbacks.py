@@ -21,28 +21,15 @@ from stable_baselines3.common.logger import Figure
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.tensorboard import TB_ONLY
+from incentives.behaviour import Behaviour
 
 __all__ = [
     "Checkpointer",
-    "EpisodeMetrics",
     "EvaluationExtra",
     "IncentiveLogger",
     "PeriodicEvaluation",
     "evaluate",
 ]
-
-
-class EpisodeMetrics(Protocol):
-    """Turns the final ``info`` of finished episodes into behaviour metrics."""
-
-    def add(self, info: Mapping[str, Any]) -> None:
-        """Record one finished episode from its last step's info."""
-
-    def metrics(self) -> dict[str, float]:
-        """The metrics of the episodes recorded so far."""
-
-    def clear(self) -> None:
-        """Forget the recorded episodes."""
 
 
 class EpisodeTally:
@@ -61,7 +48,7 @@ class EpisodeTally:
         rewards: np.ndarray,
         dones: np.ndarray,
         infos: list[dict[str, Any]],
-        behaviour: EpisodeMetrics,
+        behaviour: Behaviour,
     ) -> None:
         """Add one vector step; close the episodes that ended in it."""
         self.returns += rewards
@@ -116,7 +103,7 @@ class IncentiveLogger(BaseCallback):
     ``behaviour/<metric>``.
     """
 
-    def __init__(self, behaviour: EpisodeMetrics, phase: int = 0) -> None:
+    def __init__(self, behaviour: Behaviour, phase: int = 0) -> None:
         super().__init__()
         self.behaviour = behaviour
         self.phase = phase
@@ -148,7 +135,7 @@ def evaluate(
     venv: VecEnv,
     episodes: int,
     seed: int,
-    behaviour: EpisodeMetrics,
+    behaviour: Behaviour,
 ) -> dict[str, float]:
     """Play ``episodes`` episodes with the deterministic policy on a seeded env.
 
@@ -211,7 +198,7 @@ class PeriodicEvaluation(BaseCallback):
     def __init__(
         self,
         make_env: Callable[[], VecEnv],
-        make_behaviour: Callable[[], EpisodeMetrics],
+        make_behaviour: Callable[[], Behaviour],
         every: int,
         episodes: int,
         seed: int,
@@ -240,11 +227,10 @@ class PeriodicEvaluation(BaseCallback):
             venv.close()
         for key, value in self.results.items():
             self.logger.record(f"eval/{self.name}/{key}", value)
-        draw = getattr(behaviour, "figure", None)
-        if callable(draw):
-            title = f"{self.name}, step {self.num_timesteps}"
+        figure = behaviour.figure(f"{self.name}, step {self.num_timesteps}")
+        if figure is not None:
             self.logger.record(
-                f"eval/{self.name}/figure", Figure(draw(title), close=True), exclude=TB_ONLY
+                f"eval/{self.name}/figure", Figure(figure, close=True), exclude=TB_ONLY
             )
         more: dict[str, float] = {}
         for extra in self.extras:

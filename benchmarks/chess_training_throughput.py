@@ -71,7 +71,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from agents.ppo import build_ppo
 from envs.chess import ChessEnv
 from envs.chess.starts import random_endgame
-from incentives.chess_behaviour import wilson_interval
+from incentives.domains.chess.behaviour import wilson_interval
 
 __all__ = ["CONFIGS", "PIECES", "Contender", "Run", "measure", "timed"]
 

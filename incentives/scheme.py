@@ -1,7 +1,7 @@
 """Reward schemes as wrappers: replace an environment's task score by an explicit signal.
 
-``RewardScheme`` wraps one Gymnasium env; ``VecRewardScheme`` wraps a stable-baselines3
-``VecEnv`` (such as the batched QA env) with the same signal. Both put the scheme's view
+``RewardScheme`` wraps one Gymnasium env (``incentives.vec_scheme.VecRewardScheme`` wraps a
+stable-baselines3 ``VecEnv`` with the same signal). Both put the scheme's view
 of each step in ``info["incentive"] = {"scheme", "reward", "terms"}`` and leave the env's
 events in ``info`` untouched, so the task score stays visible to a ``Monitor`` placed
 innermost and behaviour can be measured from the events.
@@ -13,13 +13,10 @@ import copy
 from typing import Any, ClassVar, Generic, SupportsFloat, TypeVar
 
 import gymnasium as gym
-import numpy as np
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
-from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from incentives.signal import ExplicitSignal, param_names, unknown_params
 
-__all__ = ["RewardScheme", "VecRewardScheme", "build_signal"]
+__all__ = ["RewardScheme", "build_signal"]
 
 SignalT = TypeVar("SignalT", bound=ExplicitSignal)
 
@@ -92,44 +89,3 @@ class RewardScheme(
         incentive = self.signal.incentive(info, terminated or truncated)
         info["incentive"] = incentive.as_info()
         return obs, incentive.reward, terminated, truncated, info
-
-
-class VecRewardScheme(VecEnvWrapper):
-    """A stable-baselines3 ``VecEnv`` wrapper whose rewards are a scheme's explicit signal.
-
-    Put a ``VecMonitor`` inside it to record the task score per episode.
-    """
-
-    def __init__(self, venv: VecEnv, signal: ExplicitSignal) -> None:
-        super().__init__(venv)
-        self.signal = self._shared(signal)
-
-    @staticmethod
-    def _shared(signal: ExplicitSignal) -> ExplicitSignal:
-        """``signal``, if one copy can serve every env (it keeps no per-episode state)."""
-        if signal.stateful:
-            raise ValueError(
-                f"scheme {signal.name!r} keeps per-episode state, so one copy cannot serve a "
-                "vector env; accepted: its Gymnasium wrapper around each env "
-                "(make_vec_env(..., wrapper_class=...))"
-            )
-        return signal
-
-    def use_signal(self, signal: ExplicitSignal) -> None:
-        """Switch to another signal, e.g. at a phase boundary of a reward schedule."""
-        self.signal = self._shared(signal)
-
-    def reset(self) -> Any:
-        """Reset the wrapped vector env."""
-        return self.venv.reset()
-
-    def step_wait(self) -> VecEnvStepReturn:
-        """Step every env and replace each reward by the explicit signal of its events."""
-        obs, _task_scores, dones, infos = self.venv.step_wait()
-        rewards = np.empty(len(infos), dtype=np.float32)
-        incentive = self.signal.incentive
-        for i, (info, done) in enumerate(zip(infos, dones, strict=True)):
-            given = incentive(info, bool(done))
-            info["incentive"] = given.as_info()
-            rewards[i] = given.reward
-        return obs, rewards, dones, infos

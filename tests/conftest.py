@@ -26,10 +26,10 @@ TINY = (
 
 
 def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m incentives.train`` with ``args`` in ``cwd``; return the result."""
+    """Run ``python -m incentives.run.cli`` with ``args`` in ``cwd``; return the result."""
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     return subprocess.run(
-        [sys.executable, "-m", "incentives.train", *args],
+        [sys.executable, "-m", "incentives.run.cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

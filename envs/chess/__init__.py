@@ -7,19 +7,22 @@ from envs.chess.actions import (
     legal_action_mask,
     legal_actions,
 )
+from envs.chess.engine import (
+    EngineNotFoundError,
+    EngineStoppedError,
+    find_stockfish,
+    start_engine,
+)
 from envs.chess.env import TERMINATIONS, ChessEnv
 from envs.chess.material import PIECE_VALUES, material_balance
 from envs.chess.observation import board_planes
 from envs.chess.opponents import (
-    EngineNotFoundError,
-    EngineStoppedError,
     GreedyOpponent,
     Opponent,
-    PolicyOpponent,
     RandomOpponent,
     StockfishOpponent,
-    find_stockfish,
     make_opponent,
+    opponent_factory,
     opponents,
     register_opponent,
 )
@@ -35,7 +38,6 @@ __all__ = [
     "FenFileError",
     "GreedyOpponent",
     "Opponent",
-    "PolicyOpponent",
     "RandomOpponent",
     "StockfishOpponent",
     "board_planes",
@@ -47,6 +49,8 @@ __all__ = [
     "load_fens",
     "make_opponent",
     "material_balance",
+    "opponent_factory",
     "opponents",
     "register_opponent",
+    "start_engine",
 ]

@@ -47,6 +47,7 @@ from envs.chess.starts import (
 __all__ = ["COLORS", "TERMINATIONS", "ChessEnv"]
 
 COLORS = ("white", "black", "random", "to_move")
+#: How a game can end, as ``info["termination"]`` reports it.
 TERMINATIONS = (
     "checkmate",
     "stalemate",
@@ -92,7 +93,7 @@ def _curriculum(start: str, mate_in: Any, fraction: Any) -> tuple[int | None, fl
 
 
 class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
-    """Single-agent chess against a built-in opponent.
+    """Single-agent chess against an opponent that moves inside ``step``.
 
     Args:
         start: ``standard``, ``random_opening`` (``opening_plies`` random plies from the
@@ -100,8 +101,9 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             with the extra piece) or ``fen_file`` (a random line of ``fen_file``).
         learner_color: ``white``, ``black``, ``random`` (per episode) or ``to_move`` (the
             side to move in the start position).
-        opponent: a name (``random``, ``greedy``, ``stockfish``, ``policy``), a mapping
-            ``{"name": ..., **options}``, or an ``Opponent``.
+        opponent: a name (``random``, ``greedy``, ``stockfish``, one a package declares
+            such as ``policy`` and ``pool``, or ``"module:attribute"``), a mapping
+            ``{"name": ..., **options}``, or an ``Opponent`` (see ``envs.chess.opponents``).
         max_plies: plies (both sides) after which the episode is truncated.
         illegal_action: ``raise`` (a ``ValueError`` naming the action, its move and the
             FEN) or ``lose`` (the episode ends as a loss, ``info["illegal_action"]``).
@@ -170,9 +172,9 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         """Serve positions with a forced mate in at most ``mate_in`` moves in ``fraction`` of
         the episodes from the next reset on (``None``: plain positions only).
 
-        For a curriculum that changes during training (``agents.curriculum``), through
-        ``VecEnv.env_method``; arguments as ``mate_in`` and ``mate_in_fraction``, checked
-        the same way. The game under way is not touched.
+        For a curriculum that changes during training (the chess domain's curriculum
+        callback), through ``VecEnv.env_method``; arguments as ``mate_in`` and
+        ``mate_in_fraction``, checked the same way. The game under way is not touched.
 
         Example:
             >>> env = ChessEnv(start="krk")

@@ -1,44 +1,50 @@
 """Opponents: who moves for the other side inside ``ChessEnv.step``.
 
 An opponent is anything with ``name``, ``reset(rng)``, ``choose(board, moves)`` and
-``close()`` (the ``Opponent`` protocol); ``register_opponent`` adds one by name so that
-configs can ask for it. Built in: ``random``, ``greedy``, ``stockfish`` and ``policy``.
+``close()`` (the ``Opponent`` protocol). Configs ask for one by name. Built in:
+``random``, ``greedy`` and ``stockfish``; others are declared by packages as entry points
+of the group ``incentives.opponents`` (ours: ``policy``, a saved agent, and ``pool``,
+self-play's snapshots, both in ``incentives.domains.chess.selfplay``)::
+
+    [project.entry-points."incentives.opponents"]
+    policy = "incentives.domains.chess.selfplay:PolicyOpponent"
+
+and are imported the first time their name is asked for, in whichever process asks (a
+subprocess vector env's worker as well). A name of the form ``"module:attribute"`` names
+an opponent without declaring it, and ``register_opponent`` adds one by hand (in a
+notebook, say). This package imports none of those: the envs need nothing but chess.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
-import os
-import shutil
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol, runtime_checkable
 
 import chess
 import chess.engine
 import numpy as np
 
-from envs.chess.actions import legal_actions
+from envs.chess.engine import EngineStoppedError, find_stockfish, start_engine
 from envs.chess.material import PIECE_VALUES, capture_value
-from envs.chess.observation import board_planes
 
 __all__ = [
-    "DEBIAN_STOCKFISH",
-    "EngineNotFoundError",
-    "EngineStoppedError",
+    "OPPONENT_GROUP",
     "GreedyOpponent",
     "Opponent",
-    "PolicyOpponent",
     "RandomOpponent",
     "StockfishOpponent",
-    "find_stockfish",
     "make_opponent",
+    "opponent_factory",
     "opponents",
     "register_opponent",
 ]
 
-#: Where Debian's ``stockfish`` package installs the engine (not on PATH).
-DEBIAN_STOCKFISH = "/usr/games/stockfish"
+#: The entry point group where packages declare opponents: ``name = "module:attribute"``.
+OPPONENT_GROUP = "incentives.opponents"
 
 
 @runtime_checkable
@@ -96,35 +102,6 @@ class GreedyOpponent(RandomOpponent):
         return ties[self.rng.integers(len(ties))]
 
 
-class EngineNotFoundError(FileNotFoundError):
-    """No Stockfish binary where one was looked for."""
-
-
-class EngineStoppedError(ChildProcessError):
-    """The engine process died again after one restart (an ``OSError``: a failing program
-    the user configured, not a bug)."""
-
-
-def find_stockfish(path: str | None = None) -> str:
-    """The Stockfish binary: ``path`` if given, else ``stockfish`` on PATH, else Debian's."""
-    if path:
-        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            raise EngineNotFoundError(
-                f"stockfish path {path!r} is not an executable file; accepted: the path of "
-                "a Stockfish binary (Debian: apt-get install stockfish)"
-            )
-        return path
-    found = shutil.which("stockfish")
-    if found:
-        return found
-    if os.access(DEBIAN_STOCKFISH, os.X_OK):
-        return DEBIAN_STOCKFISH
-    raise EngineNotFoundError(
-        f"no Stockfish binary: not on PATH, not at {DEBIAN_STOCKFISH}; install it "
-        "(apt-get install stockfish) or give its path"
-    )
-
-
 def _in_range(name: str, value: float | None, low: float, high: float) -> None:
     """Refuse a setting outside [low, high] with a ``ValueError`` naming it."""
     if value is not None and not (math.isfinite(value) and low <= value <= high):
@@ -178,11 +155,8 @@ class StockfishOpponent(RandomOpponent):
         self.restarts = 0
 
     def _start(self) -> chess.engine.SimpleEngine:
-        engine = chess.engine.SimpleEngine.popen_uci(self.path)
-        if self.options:
-            engine.configure(self.options)
-        self.engine = engine
-        return engine
+        self.engine = start_engine(self.path, self.options)
+        return self.engine
 
     def choose(self, board: chess.Board, moves: list[chess.Move]) -> chess.Move:
         """Stockfish's move, or a random one with probability ``epsilon``."""
@@ -225,80 +199,98 @@ class StockfishOpponent(RandomOpponent):
         return state
 
 
-class PolicyOpponent(RandomOpponent):
-    """A saved agent (an SB3 ``.zip``; MaskablePPO or PPO) playing the other side.
-
-    Used for self-play. The model sees the position from its own side, through the same
-    planes and action layout as the learner; with a model that cannot mask, an illegal
-    choice is replaced by a random legal move.
-    """
-
-    name = "policy"
-
-    def __init__(self, path: str, deterministic: bool = False, device: str = "cpu") -> None:
-        super().__init__()
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"policy opponent: no saved agent at {path!r}")
-        self.path, self.deterministic, self.device = path, deterministic, device
-        self.model: Any = None
-        self.maskable = False
-
-    def _load(self) -> Any:
-        from sb3_contrib import MaskablePPO
-        from stable_baselines3 import PPO
-
-        try:
-            self.model = MaskablePPO.load(self.path, device=self.device)
-            self.maskable = True
-        except (KeyError, ValueError, TypeError):
-            self.model = PPO.load(self.path, device=self.device)
-            self.maskable = False
-        return self.model
-
-    def choose(self, board: chess.Board, moves: list[chess.Move]) -> chess.Move:
-        """The saved agent's move."""
-        model = self.model or self._load()
-        by_action = legal_actions(board, moves)
-        obs = board_planes(board)
-        kwargs: dict[str, Any] = {"deterministic": self.deterministic}
-        if self.maskable:
-            mask = np.zeros(4672, dtype=bool)
-            mask[list(by_action)] = True
-            kwargs["action_masks"] = mask
-        action, _ = model.predict(obs, **kwargs)
-        move = by_action.get(int(action))
-        return move if move is not None else moves[self.rng.integers(len(moves))]
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["model"] = None
-        return state
-
-
 _OPPONENTS: dict[str, Callable[..., Opponent]] = {
     "random": RandomOpponent,
     "greedy": GreedyOpponent,
     "stockfish": StockfishOpponent,
-    "policy": PolicyOpponent,
 }
 
 
+@cache
+def _declared() -> dict[str, EntryPoint]:
+    """The installed packages' opponents by name; a name two packages declare differently
+    is an error naming both."""
+    found: dict[str, EntryPoint] = {}
+    for point in entry_points(group=OPPONENT_GROUP):
+        other = found.get(point.name)
+        if other is not None and other.value != point.value:
+            raise ValueError(
+                f"{OPPONENT_GROUP}: the name {point.name!r} is declared twice ({other.value} "
+                f"and {point.value}); accepted: one package per name"
+            )
+        found[point.name] = point
+    return found
+
+
 def register_opponent(name: str, factory: Callable[..., Opponent]) -> None:
-    """Make ``factory(**options)`` available as opponent ``name``."""
+    """Make ``factory(**options)`` available as opponent ``name`` in this process.
+
+    Subprocess workers do not see it; declare an entry point (or name the factory as
+    ``"module:attribute"``) for an opponent they must build.
+    """
     _OPPONENTS[name] = factory
 
 
 def opponents() -> list[str]:
-    """The names of the registered opponents."""
-    return sorted(_OPPONENTS)
+    """The names of the built-in, registered and declared opponents."""
+    return sorted({*_OPPONENTS, *_declared()})
+
+
+def opponent_factory(name: str) -> Callable[..., Opponent]:
+    """What builds opponent ``name``: a known name's factory (a declared one imported now)
+    or the object a ``"module:attribute"`` reference names.
+
+    Raises:
+        ValueError: an unknown name, or a reference to a module or attribute that does not
+            exist; the message lists the names accepted.
+
+    Example:
+        >>> opponent_factory("greedy").__name__
+        'GreedyOpponent'
+        >>> opponent_factory("envs.chess.opponents:RandomOpponent").__name__
+        'RandomOpponent'
+    """
+    factory = _OPPONENTS.get(name)
+    if factory is not None:
+        return factory
+    point = _declared().get(name)
+    if point is not None:
+        factory = point.load()
+        _OPPONENTS[name] = factory
+        return factory
+    accepted = f"{', '.join(opponents())}, or 'package.module:attribute'"
+    module_name, colon, attribute = name.partition(":")
+    if not colon:
+        raise ValueError(f"unknown opponent {name!r}; accepted: {accepted}")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        # Only the module named is the user's to fix; a module it imports that is
+        # missing is a broken install, and keeps its traceback.
+        if error.name is None or not f"{module_name}.".startswith(f"{error.name}."):
+            raise
+        raise ValueError(
+            f"opponent {name!r}: no module {module_name!r}; accepted: {accepted}"
+        ) from None
+    except (TypeError, ValueError):  # an empty or relative module name
+        raise ValueError(f"opponent {name!r}; accepted: {accepted}") from None
+    for part in attribute.split("."):
+        if not part or not hasattr(target, part):
+            raise ValueError(
+                f"opponent {name!r}: {module_name} has no {attribute!r}; accepted: {accepted}"
+            )
+        target = getattr(target, part)
+    if not callable(target):
+        raise ValueError(f"opponent {name!r} is not callable; accepted: {accepted}")
+    return target
 
 
 def make_opponent(spec: str | Mapping[str, Any] | Opponent) -> Opponent:
-    """An opponent from a name, a mapping ``{"name": ..., **options}``, or an instance."""
+    """An opponent from a name, a mapping ``{"name": ..., **options}``, or an instance.
+
+    A name is any of ``opponents()`` or a ``"module:attribute"`` reference.
+    """
     if isinstance(spec, Opponent) and not isinstance(spec, (str, Mapping)):
         return spec
     options = {"name": spec} if isinstance(spec, str) else dict(spec)
-    name = str(options.pop("name", ""))
-    if name not in _OPPONENTS:
-        raise ValueError(f"unknown opponent {name!r}; accepted: {', '.join(opponents())}")
-    return _OPPONENTS[name](**options)
+    return opponent_factory(str(options.pop("name", "")))(**options)

@@ -1,0 +1,287 @@
+"""``incentives-compare RUNS_DIR``: what each reward scheme induced, across seeds.
+
+Finds the runs under a folder (a Hydra multirun or any tree of run folders), groups them
+by scheme and by any other config key that varies, aggregates the final metrics across
+seeds (mean, interquartile mean, 95% bootstrap interval) and shows them next to what the
+scheme's theory predicts. Writes ``comparison.md``, ``comparison.csv`` and PNG plots into
+the folder. When the runs span several network sizes (a scale sweep), it also draws the
+emergence curves, each behaviour metric against parameters and against compute, and
+writes their points to ``emergence.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from incentives.analysis import emergence
+from incentives.analysis.aggregate import Estimate, estimate
+from incentives.analysis.runs import find_runs, group_runs, runs_behaviour
+from incentives.behaviour import Behaviour
+
+__all__ = ["Comparison", "compare", "main"]
+
+#: The two views every run has, before its domain's behaviour metrics, and their headers.
+VIEWS = {"explicit_return": "explicit", "task_score": "task"}
+#: Learning curves drawn for every env (progress.csv columns).
+CURVES = ("explicit/return", "task/score")
+
+
+class Comparison:
+    """The grouped runs of a folder and their across-seed estimates."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.runs = find_runs(root)
+        self.unfinished = [r for r in self.runs if not r.finished]
+        self.groups = group_runs(self.runs)
+        finished = [r.summary for r in self.runs if r.summary]
+        envs = {str(s.get("env")) for s in finished}
+        self.env = envs.pop() if len(envs) == 1 else "mixed"
+        #: The runs' domain's behaviour collector; None for runs of several domains or of
+        #: one that is not installed here (then every numeric metric is a column).
+        self.behaviour: type[Behaviour] | None = runs_behaviour(self.runs)
+        self.metrics = (*VIEWS, *self._behaviour_keys(finished))
+        self._emergence: dict[tuple[str, str], dict[str, list[emergence.Point]]] | None = None
+
+    def _behaviour_keys(self, summaries: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+        if self.behaviour is not None:
+            return self.behaviour.names(compared=True)
+        keys = {
+            k
+            for s in summaries
+            for k, v in s.get("behaviour", {}).items()
+            if "/" not in k and isinstance(v, (int, float))
+        }
+        return tuple(sorted(keys))
+
+    def _header(self, metric: str) -> str:
+        declared = self.behaviour.headers() if self.behaviour is not None else {}
+        return VIEWS.get(metric) or declared.get(metric, metric)
+
+    def estimates(self) -> dict[str, dict[str, Estimate]]:
+        """Each group's estimate of each metric."""
+        return {
+            label: {m: estimate([r.metric(m) for r in runs]) for m in self.metrics}
+            for label, runs in self.groups.items()
+        }
+
+    def theory(self, label: str) -> dict[str, Any]:
+        """The scheme's theory as the group's first run recorded it."""
+        summary = self.groups[label][0].summary or {}
+        return dict(summary.get("theory", {}))
+
+    def table(self) -> Table:
+        """A rich table: one row per group, theory beside the learned values."""
+        table = Table(title=f"Comparison of {self.root} ({len(self.groups)} groups)")
+        table.add_column("group")
+        table.add_column("n", justify="right")
+        for metric in self.metrics:
+            table.add_column(self._header(metric), justify="right")
+        has_theory = any(self.theory(g) for g in self.groups)
+        if has_theory:
+            table.add_column("theory: thresholds", justify="right")
+            table.add_column("theory: optimal reward", justify="right")
+        for label, row in self.estimates().items():
+            cells = [label, str(len(self.groups[label])), *(str(row[m]) for m in self.metrics)]
+            if has_theory:
+                theory = self.theory(label)
+                cells.append(", ".join(f"{t:.3f}" for t in theory.get("thresholds", [])) or "–")
+                optimal = theory.get("optimal_reward")
+                cells.append(f"{optimal:.3f}" if isinstance(optimal, float) else "–")
+            table.add_row(*cells)
+        return table
+
+    def write_csv(self, path: Path) -> None:
+        """One row per group: n, and mean, IQM, low and high of each metric."""
+        with path.open("w", newline="") as handle:
+            out = csv.writer(handle)
+            header = ["group", "n"]
+            for m in self.metrics:
+                header += [f"{m}_mean", f"{m}_iqm", f"{m}_low", f"{m}_high"]
+            out.writerow([*header, "theory_thresholds", "theory_optimal_reward"])
+            for label, row in self.estimates().items():
+                cells: list[Any] = [label, len(self.groups[label])]
+                for m in self.metrics:
+                    e = row[m]
+                    cells += [e.mean, e.iqm, e.low, e.high]
+                theory = self.theory(label)
+                thresholds = " ".join(f"{t:.6g}" for t in theory.get("thresholds", []))
+                out.writerow([*cells, thresholds, theory.get("optimal_reward", "")])
+
+    def write_markdown(self, path: Path, plots: Sequence[Path]) -> None:
+        """The comparison as a Markdown report with its plots."""
+        lines = [
+            f"# Comparison of `{self.root}`",
+            "",
+            "Final deterministic evaluation of each run; per group: the mean over seeds and "
+            "its 95% bootstrap interval [low, high]; n is the number of seeds.",
+            "",
+        ]
+        header = ["group", "n", *self.metrics, "theory: thresholds"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for label, row in self.estimates().items():
+            thresholds = self.theory(label).get("thresholds", [])
+            cells = [label, str(len(self.groups[label])), *(str(row[m]) for m in self.metrics)]
+            cells.append(", ".join(f"{t:.3f}" for t in thresholds) or "–")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += self._emergence_markdown()
+        if self.unfinished:
+            lines += ["", "Left out (no summary.json: crashed, stopped or still running):", ""]
+            lines += [f"- `{r.path}`" for r in self.unfinished]
+        lines += ["", *(f"![{p.stem}]({p.name})" for p in plots), ""]
+        path.write_text("\n".join(lines))
+
+    def write_plots(self) -> list[Path]:
+        """Learning curves, QA answering against p*, chess endings: the PNGs written."""
+        from matplotlib import pyplot
+
+        from incentives.analysis import plots
+
+        written: list[Path] = []
+
+        def save(fig: Any, name: str) -> None:
+            path = self.root / name
+            fig.savefig(path, dpi=110)
+            pyplot.close(fig)
+            written.append(path)
+
+        all_curves = {label: [r.curves() for r in runs] for label, runs in self.groups.items()}
+        for metric in CURVES:
+            series = {
+                label: [c[metric] for c in curves if metric in c]
+                for label, curves in all_curves.items()
+            }
+            if any(series.values()):
+                save(plots.curves_figure(series, metric), f"curve_{metric.replace('/', '_')}.png")
+        if self.behaviour is not None:
+            results = {
+                label: ([(r.summary or {}).get("behaviour", {}) for r in runs], self.theory(label))
+                for label, runs in self.groups.items()
+            }
+            for stem, figure in self.behaviour.comparison_figures(results).items():
+                save(figure, f"{stem}.png")
+        for (metric, axis), lines in self.emergence().items():
+            points = {
+                label: [(p.x, p.parameters, p.estimate) for p in pts]
+                for label, pts in lines.items()
+            }
+            figure = plots.emergence_figure(points, metric, axis, self._reference(metric))
+            save(figure, f"emergence_{metric.replace('/', '_')}_vs_{axis}.png")
+        return written
+
+    def emergence(self) -> dict[tuple[str, str], dict[str, list[emergence.Point]]]:
+        """The emergence curves: per (metric, axis), each line's points; empty without a
+        scale sweep (runs of one network size have no curve against parameters)."""
+        if self._emergence is None:
+            self._emergence = {}
+            for metric in emergence.emergence_metrics(self.behaviour, self.runs):
+                for axis in emergence.AXES:
+                    lines = emergence.curves(self.runs, metric, axis)
+                    if lines:
+                        self._emergence[(metric, axis)] = lines
+        return self._emergence
+
+    def _reference(self, metric: str) -> tuple[float, str] | None:
+        """Theory's value of ``metric`` (and whose), from the domain, given each scheme's
+        theory as its groups recorded it."""
+        if self.behaviour is None:
+            return None
+        theories = {
+            str(runs[0].config.get("reward.name")): self.theory(label)
+            for label, runs in self.groups.items()
+        }
+        return self.behaviour.reference(metric, theories)
+
+    def write_emergence_csv(self, path: Path) -> bool:
+        """The emergence curves' points, one row per (metric, axis, line, x); False if none."""
+        curves = self.emergence()
+        if not curves:
+            return False
+        with path.open("w", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(["metric", "axis", "line", "x", "n", "mean", "iqm", "low", "high"])
+            for (metric, axis), lines in curves.items():
+                for label, points in lines.items():
+                    for p in points:
+                        e = p.estimate
+                        out.writerow([metric, axis, label, p.x, e.n, e.mean, e.iqm, e.low, e.high])
+        return True
+
+    def _emergence_markdown(self) -> list[str]:
+        """A table per line of the scale sweep: each metric at each parameter count."""
+        curves = {m: lines for (m, axis), lines in self.emergence().items() if axis == "parameters"}
+        if not curves:
+            return []
+        lines = [
+            "",
+            "## Emergence: behaviour against network size",
+            "",
+            "Mean over seeds [95% bootstrap interval] at each parameter count; the plots "
+            "below also draw each metric against compute (parameters × env steps).",
+            "",
+        ]
+        labels = sorted({label for by_line in curves.values() for label in by_line})
+        metrics = list(curves)
+        lines += ["| line | parameters | " + " | ".join(metrics) + " |"]
+        lines += ["|" + "---|" * (len(metrics) + 2)]
+        for label in labels:
+            xs = sorted({p.x for by_line in curves.values() for p in by_line.get(label, [])})
+            for x in xs:
+                cells = []
+                for metric in metrics:
+                    found = [p for p in curves[metric].get(label, []) if p.x == x]
+                    cells.append(str(found[0].estimate) if found else "–")
+                lines.append(f"| {label} | {int(x):,} | " + " | ".join(cells) + " |")
+        return lines
+
+
+def compare(root: Path, console: Console | None = None) -> Comparison:
+    """Compare the runs under ``root``: print the table, write the report files."""
+    console = console or Console(width=220)
+    if not root.is_dir():
+        raise ValueError(f"RUNS_DIR {str(root)!r} is not a folder; accepted: a folder of runs")
+    comparison = Comparison(root)
+    for run in comparison.unfinished:
+        console.print(f"left out, no summary.json (crashed, stopped or running): {run.path}")
+    if not comparison.groups:
+        raise ValueError(
+            f"RUNS_DIR {str(root)!r} holds no finished run; accepted: a folder with run "
+            "folders that have a summary.json (written by incentives-train)"
+        )
+    console.print(comparison.table())
+    plots = comparison.write_plots()
+    comparison.write_csv(root / "comparison.csv")
+    comparison.write_markdown(root / "comparison.md", plots)
+    console.print(f"wrote {root / 'comparison.md'} and {root / 'comparison.csv'}")
+    if comparison.write_emergence_csv(root / "emergence.csv"):
+        console.print(f"wrote {root / 'emergence.csv'}")
+    for path in plots:
+        console.print(f"wrote {path}")
+    return comparison
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point of ``incentives-compare``."""
+    parser = argparse.ArgumentParser(
+        prog="incentives-compare",
+        description="Compare the runs under a folder: schemes side by side, across seeds.",
+    )
+    parser.add_argument("runs_dir", type=Path, help="a folder of runs, e.g. runs/qa_grid")
+    args = parser.parse_args(argv)
+    try:
+        compare(args.runs_dir)
+    except ValueError as error:
+        print(f"incentives-compare: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

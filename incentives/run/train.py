@@ -1,0 +1,454 @@
+"""One training run, start to finish, told in the order it happens.
+
+``train(config, run_dir)``:
+
+1. **plan**: check everything the config says (reward phases, agent, the domain's
+   additions) before anything is written;
+2. **claim** the run folder: a finished run is reported, a checkpoint resumed, a crashed
+   run's logs set aside (or, with ``resume: false``, a new folder beside it);
+3. **build** the env, the agent, the logger and the callbacks that watch training;
+4. train through the reward **phases**, checkpointing every ``checkpoint.every`` steps;
+5. **evaluate** the final policy and record HParams;
+6. **summarise**: ``model.zip`` and ``summary.json``.
+
+Everything a step needs is passed to it; the one thing that changes while training runs,
+where the run stands in its reward schedule, is a :class:`Progress` that the checkpoint
+and the evaluation read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from incentives.behaviour import Behaviour
+from incentives.domain import Domain, RunExtension
+from incentives.run.build import (
+    ConfigError,
+    Phase,
+    build_behaviour,
+    build_env,
+    env_domain,
+    phases,
+    use_signal,
+)
+from incentives.run.resume import (
+    Checkpoint,
+    ResumeError,
+    config_difference,
+    restart_folder,
+    set_aside_logs,
+    truncate_logs,
+)
+from incentives.run.summary import git_revision, package_versions, write_json
+from incentives.signal import ExplicitSignal
+
+__all__ = ["Plan", "Progress", "train"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will do, every part checked, before it writes anything."""
+
+    config: dict[str, Any]
+    schedule: list[Phase]
+    domain: Domain
+    extension: RunExtension
+    seed: int
+    checkpoint_every: int
+
+
+@dataclass
+class Progress:
+    """Where a run stands in its reward schedule: what checkpoints record."""
+
+    phase: int
+    phase_start: int
+    signal: ExplicitSignal
+
+
+@dataclass
+class Trainer:
+    """The built run: its agent and env, the callbacks watching it, and its clock."""
+
+    plan: Plan
+    run_dir: Path
+    checkpoint: Checkpoint | None
+    model: Any
+    venv: Any
+    behaviour: Behaviour
+    logger: Any
+    evaluation: Any
+    callbacks: list[Any]
+    progress: Progress
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def wall_time_s(self) -> float:
+        """Seconds trained, with those before a resume."""
+        earlier = self.checkpoint.wall_time_s if self.checkpoint else 0.0
+        return earlier + time.perf_counter() - self.started
+
+
+def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Train the configured agent through the reward schedule; return the summary."""
+    plan = plan_run(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir, checkpoint, finished = claim_folder(run_dir, config)
+    if finished is not None:
+        return finished
+    trainer = build(plan, run_dir, checkpoint)
+    run_phases(trainer)
+    final = evaluate_final(trainer)
+    return summarise(trainer, final)
+
+
+def plan_run(config: dict[str, Any]) -> Plan:
+    """The run's plan; a ``ValueError`` naming the first setting that cannot be used."""
+    from agents.ppo import policy_setup
+
+    schedule = phases(config)
+    policy_setup(config["agent"])
+    env_cfg, agent_cfg = config["env"], config["agent"]
+    if env_cfg.get("needs_masks") and agent_cfg.get("algo") != "maskable_ppo":
+        raise ConfigError(
+            f"env {env_cfg['name']!r} needs an agent that plays legal moves only; accepted: "
+            f"agent=maskable_ppo (not agent.algo={agent_cfg.get('algo')!r})"
+        )
+    domain = env_domain(env_cfg)
+    return Plan(
+        config=config,
+        schedule=schedule,
+        domain=domain,
+        extension=domain.run_extension(config),
+        seed=int(config["seed"]),
+        checkpoint_every=int(config.get("checkpoint", {}).get("every", 0)),
+    )
+
+
+def _has_logs(run_dir: Path) -> bool:
+    return any(run_dir.glob("events.out.tfevents.*")) or any(run_dir.glob("progress*.csv"))
+
+
+def claim_folder(
+    run_dir: Path, config: dict[str, Any]
+) -> tuple[Path, Checkpoint | None, dict[str, Any] | None]:
+    """Where this run writes, the checkpoint it resumes from, or the summary it already has.
+
+    With ``resume`` (the default) a finished run of the same config is reported, not
+    trained again; a checkpoint is resumed; logs left by a run that crashed before its
+    first checkpoint are set aside in ``crashed-<k>/``. With ``resume: false`` a folder
+    that holds anything of an earlier run is left alone: the run goes to a new folder.
+    """
+    finished = run_dir / "summary.json"
+    started = finished.exists() or (run_dir / "checkpoint.json").exists() or _has_logs(run_dir)
+    if not config.get("resume", True):
+        return (restart_folder(run_dir) if started else run_dir), None, None
+    if finished.exists():
+        summary: dict[str, Any] = json.loads(finished.read_text())
+        changed = config_difference(summary.get("config", {}), config)
+        if changed:
+            raise ResumeError(
+                f"{run_dir} holds a finished run of another config ({changed}); accepted: "
+                "the same config, or resume=false to start over in a new folder"
+            )
+        return run_dir, None, {**summary, "already_finished": True}
+    checkpoint = Checkpoint.load(run_dir)
+    if checkpoint is not None:
+        changed = config_difference(checkpoint.config, config, budget=False)
+        if changed:
+            raise ResumeError(
+                f"{run_dir} holds a checkpoint of another config ({changed}); accepted: the "
+                "same command to resume, or resume=false to start over in a new folder"
+            )
+    elif _has_logs(run_dir):
+        set_aside_logs(run_dir)
+    return run_dir, checkpoint, None
+
+
+def build(plan: Plan, run_dir: Path, checkpoint: Checkpoint | None) -> Trainer:
+    """The env, the agent (new, or loaded from the checkpoint), its logger and callbacks."""
+    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.utils import set_random_seed
+
+    from agents.callbacks import IncentiveLogger
+
+    env_cfg = plan.config["env"]
+    set_random_seed(plan.seed)
+    started = time.perf_counter()
+    first = checkpoint.phase if checkpoint else 0
+    progress = Progress(
+        phase=first,
+        phase_start=checkpoint.phase_start if checkpoint else 0,
+        signal=plan.schedule[first].signal,
+    )
+    train_env_cfg = plan.extension.train_env_config(
+        env_cfg, run_dir, checkpoint.domain_state if checkpoint else None, checkpoint is not None
+    )
+    venv = build_env(train_env_cfg, progress.signal, int(env_cfg["n_envs"]), plan.seed)
+    model = _agent(plan, run_dir, checkpoint, venv)
+    model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
+    behaviour = build_behaviour(env_cfg, progress.signal)
+    trainer = Trainer(
+        plan=plan,
+        run_dir=run_dir,
+        checkpoint=checkpoint,
+        model=model,
+        venv=venv,
+        behaviour=behaviour,
+        logger=IncentiveLogger(behaviour),
+        evaluation=_evaluation(plan, progress, checkpoint),
+        callbacks=[],
+        progress=progress,
+        started=started,
+    )
+    trainer.callbacks = _callbacks(trainer)
+    if checkpoint is None:
+        _tensorboard_layout(trainer)
+    return trainer
+
+
+def _agent(plan: Plan, run_dir: Path, checkpoint: Checkpoint | None, venv: Any) -> Any:
+    """A new agent, or the checkpoint's (then the logs are cut back to its step)."""
+    from omegaconf import OmegaConf
+
+    from agents.ppo import build_ppo, load_ppo
+
+    agent_cfg = plan.config["agent"]
+    if checkpoint is None:
+        model = build_ppo(agent_cfg, venv, plan.seed)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(plan.config))
+        return model
+    try:
+        model = load_ppo(agent_cfg, str(run_dir / checkpoint.model), venv)
+    except Exception as error:  # SB3 raises many kinds for a bad or foreign zip
+        venv.close()
+        raise ResumeError(
+            f"checkpoint {str(run_dir / checkpoint.model)!r} cannot be loaded ({error}); "
+            "accepted: resume=false to start over in a new folder"
+        ) from None
+    truncate_logs(run_dir, checkpoint.num_timesteps)  # only once it is sure to resume
+    return model
+
+
+def _evaluation(plan: Plan, progress: Progress, checkpoint: Checkpoint | None) -> Any:
+    """The periodic deterministic evaluation, on envs rewarded by the phase in force."""
+    from agents.callbacks import PeriodicEvaluation
+
+    env_cfg, eval_cfg = plan.config["env"], plan.config["eval"]
+    evaluation = PeriodicEvaluation(
+        make_env=lambda: build_env(
+            env_cfg, progress.signal, int(eval_cfg["n_envs"]), int(eval_cfg["seed"])
+        ),
+        make_behaviour=lambda: build_behaviour(env_cfg, progress.signal),
+        every=int(eval_cfg["every"]),
+        episodes=int(eval_cfg["episodes"]),
+        seed=int(eval_cfg["seed"]),
+        name=str(eval_cfg["name"]),
+        extras=plan.extension.evaluation_extras(),
+    )
+    evaluation.last_at = checkpoint.eval_last_at if checkpoint else 0
+    return evaluation
+
+
+def _callbacks(trainer: Trainer) -> list[Any]:
+    """The domain's callbacks, then the logger of the three views, the evaluation and the
+    checkpointer, each bound to the model (also when no phase is left to run)."""
+    from agents.callbacks import Checkpointer
+
+    checkpointer = Checkpointer(
+        trainer.plan.checkpoint_every,
+        lambda model: save_checkpoint(trainer),
+        int(trainer.model.num_timesteps),
+    )
+    callbacks = [
+        *trainer.plan.extension.callbacks(),
+        trainer.logger,
+        trainer.evaluation,
+        checkpointer,
+    ]
+    for callback in callbacks:
+        callback.init_callback(trainer.model)
+    return callbacks
+
+
+def _headline(trainer: Trainer) -> tuple[str, ...]:
+    """The domain's headline metrics."""
+    return type(trainer.behaviour).names(headline=True)
+
+
+def _tensorboard_layout(trainer: Trainer) -> None:
+    """TensorBoard's custom-scalars layout: one chart per headline metric."""
+    from agents.tensorboard import custom_scalars_layout, summary_writer
+
+    writer = summary_writer(trainer.model.logger)
+    if writer is not None:
+        eval_name = str(trainer.plan.config["eval"]["name"])
+        writer.add_custom_scalars(custom_scalars_layout(_headline(trainer), eval_name))
+
+
+def run_phases(trainer: Trainer) -> None:
+    """Train through the reward phases left, switching the scheme at each boundary."""
+    schedule, model, progress = trainer.plan.schedule, trainer.model, trainer.progress
+    first = progress.phase
+    resumed = trainer.checkpoint is not None
+    for k in range(first, len(schedule)):
+        phase = schedule[k]
+        if k != first or not resumed:
+            progress.phase_start = int(model.num_timesteps)
+        progress.phase, progress.signal = k, phase.signal
+        use_signal(trainer.venv, phase.signal)
+        trainer.behaviour.use_signal(phase.signal)
+        remaining = phase.steps - (int(model.num_timesteps) - progress.phase_start)
+        if remaining <= 0:
+            continue
+        trainer.logger.phase = k
+        trainer.evaluation.final = k == len(schedule) - 1
+        model.learn(
+            total_timesteps=remaining,
+            callback=trainer.callbacks,
+            reset_num_timesteps=k == 0 and not resumed,
+            progress_bar=bool(trainer.plan.config.get("progress_bar", False)),
+        )
+
+
+def save_checkpoint(trainer: Trainer) -> None:
+    """Save the model and where the run stands; the previous checkpoint goes."""
+    model = trainer.model
+    model.logger.record("time/total_timesteps", model.num_timesteps, exclude="tensorboard")
+    model.logger.dump(model.num_timesteps)
+    name = f"checkpoint-{model.num_timesteps}.zip"
+    model.save(trainer.run_dir / name)
+    Checkpoint(
+        model=name,
+        num_timesteps=int(model.num_timesteps),
+        phase=trainer.progress.phase,
+        phase_start=trainer.progress.phase_start,
+        eval_last_at=trainer.evaluation.last_at,
+        wall_time_s=trainer.wall_time_s,
+        config=trainer.plan.config,
+        domain_state=trainer.plan.extension.state(),
+    ).save(trainer.run_dir)
+
+
+def evaluate_final(trainer: Trainer) -> dict[str, float]:
+    """Evaluate the policy after the last update (the one saved in ``model.zip``)."""
+    logger = trainer.model.logger
+    # The last update's train/* statistics are never dumped (SB3 drops them too): their
+    # step is the last rollout's, which already holds the update before.
+    for pending in (logger.name_to_value, logger.name_to_count):
+        pending.clear()
+    logger.name_to_excluded.clear()
+    results: dict[str, float] = trainer.evaluation.run()
+    return results
+
+
+def _size_label(agent: Mapping[str, Any]) -> str:
+    """The network's size as HParams shows it: explicit widths/shape, else the preset."""
+    if agent.get("policy") == "chess_resnet" and (agent.get("channels") or agent.get("blocks")):
+        return f"{agent.get('size')} channels={agent.get('channels')} blocks={agent.get('blocks')}"
+    return str(agent.get("layers") or agent.get("size"))
+
+
+def _scale(trainer: Trainer) -> dict[str, Any]:
+    """What a run cost: network size, env steps, compute (their product), time and device.
+
+    ``compute`` is parameters x environment steps (warm-up phases included), the x-axis
+    of ``incentives-compare``'s emergence curves; ``wall_time_s`` includes evaluations.
+    """
+    import torch
+
+    from agents.ppo import parameter_count
+
+    model = trainer.model
+    parameters = parameter_count(model)
+    device = str(model.device)
+    steps = int(model.num_timesteps)
+    return {
+        "parameters": parameters,
+        "env_steps": steps,
+        "compute": parameters * steps,
+        "wall_time_s": round(trainer.wall_time_s, 2),
+        "device": device,
+        "device_name": (
+            torch.cuda.get_device_name(model.device) if device.startswith("cuda") else "cpu"
+        ),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _record_hparams(trainer: Trainer, final: Mapping[str, float], scale: Mapping[str, Any]) -> None:
+    """What defines the run, beside its final headline metrics, for TensorBoard's HPARAMS."""
+    from agents.tensorboard import record_hparams
+
+    config, schedule = trainer.plan.config, trainer.plan.schedule
+    signal = schedule[-1].signal
+    eval_name = config["eval"]["name"]
+    record_hparams(
+        trainer.model.logger,
+        {
+            "experiment": config["experiment_name"],
+            "env": config["env"]["name"],
+            "reward": signal.name,
+            # one string, so every run of a sweep has the same HParams columns
+            "reward.params": " ".join(f"{k}={v}" for k, v in signal.params().items()) or "none",
+            "warmup": " + ".join(f"{p.signal.name}:{p.steps}" for p in schedule[:-1]) or "none",
+            "budget": schedule[-1].steps,
+            "agent.size": _size_label(config["agent"]),
+            "parameters": scale["parameters"],
+            "compute": float(scale["compute"]),
+            "device": scale["device"],
+            "seed": trainer.plan.seed,
+        },
+        {
+            f"eval/{eval_name}/{k}": final[k]
+            for k in (*_headline(trainer), "explicit_return", "task_score")
+            if k in final
+        },
+    )
+
+
+def summarise(trainer: Trainer, final: Mapping[str, float]) -> dict[str, Any]:
+    """Record HParams, save ``model.zip``, write ``summary.json``; drop the checkpoints."""
+    plan, model, run_dir = trainer.plan, trainer.model, trainer.run_dir
+    config, schedule = plan.config, plan.schedule
+    signal = schedule[-1].signal
+    scale = _scale(trainer)
+    _record_hparams(trainer, final, scale)
+    model.logger.record("time/total_timesteps", model.num_timesteps, exclude="tensorboard")
+    model.logger.dump(model.num_timesteps)
+    model.save(run_dir / "model.zip")
+    trainer.venv.close()
+
+    theory = signal.theory() if hasattr(signal, "theory") else {}
+    if "optimal_reward" in final:
+        theory["optimal_reward"] = final["optimal_reward"]
+    summary = {
+        "experiment": config["experiment_name"],
+        "env": config["env"]["name"],
+        "domain": plan.domain.name,
+        "reward": {"name": signal.name, "params": signal.params()},
+        "seed": plan.seed,
+        "phases": [{"reward": p.signal.name, "steps": p.steps} for p in schedule],
+        "timesteps": int(model.num_timesteps),
+        "wall_time_s": round(trainer.wall_time_s, 2),
+        "scale": scale,
+        "resumed_from": trainer.checkpoint.num_timesteps if trainer.checkpoint else None,
+        "run_dir": str(run_dir),
+        "explicit_return": final["explicit_return"],
+        "task_score": final["task_score"],
+        "behaviour": {k: v for k, v in final.items() if k not in ("explicit_return", "task_score")},
+        **plan.extension.summary(),
+        "theory": theory,
+        "config": config,
+        "versions": package_versions(),
+        "git_revision": git_revision(),
+    }
+    write_json(run_dir / "summary.json", summary)
+    for old in run_dir.glob("checkpoint*"):
+        old.unlink()
+    return summary
