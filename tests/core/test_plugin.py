@@ -84,15 +84,19 @@ def test_plugin_is_installed_in_its_environment_only(python: Path, tmp_path: Pat
     where = _run(python, "-c", "import shortcut_incentives as s; print(s.__file__)", cwd=tmp_path)
     assert where.returncode == 0, where.stderr
     assert Path(where.stdout.strip()).is_relative_to(python.parents[1]), "a real install"
-    assert importlib.util.find_spec("shortcut_incentives") is None, "our .venv is untouched"
+    ours = _run(
+        Path(sys.executable),
+        "-c",
+        "import importlib.metadata as m, importlib.util as u; print("
+        "u.find_spec('shortcut_incentives'), list(m.entry_points(group='incentives.configs')))",
+        cwd=tmp_path,
+    )
+    assert ours.stdout.strip() == "None []", "the project's own environment is untouched"
     # the example's own doctests, as installed
     package = str(Path(where.stdout.strip()).parent)
     doctests = _run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
                     "--doctest-modules", package, cwd=tmp_path)  # fmt: skip
     assert doctests.returncode == 0, doctests.stdout
-    from importlib.metadata import entry_points
-
-    assert not list(entry_points(group="incentives.configs"))
 
 
 def test_plugin_options_join_the_config_groups(python: Path, tmp_path: Path) -> None:

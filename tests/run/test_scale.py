@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from incentives.analysis.emergence import curves, emergence_metrics
-from incentives.registry import load_domain
 from incentives.analysis.runs import Run, flatten
+from incentives.registry import load_domain
 from tests.conftest import ROOT, run_cli
 
 
@@ -59,7 +59,7 @@ def test_emergence_metrics_add_each_ladder_rung() -> None:
     run = Run(Path("."), {"behaviour": behaviour, "config": {}})
     chess = load_domain("chess").behaviour_type()
     assert emergence_metrics(chess, [run]) == (
-        "termination/checkmate", "win_rate", "ladder/greedy/win_rate", "ladder/random/win_rate",
+        "win_rate", "termination/checkmate", "ladder/greedy/win_rate", "ladder/random/win_rate",
     )  # fmt: skip
 
 

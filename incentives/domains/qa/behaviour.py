@@ -136,7 +136,7 @@ class QABehaviour(Behaviour):
         bins = np.digitize(p_star, BIN_EDGES[1:-1])
         present = np.unique(bins)
         centres = [(BIN_EDGES[b] + BIN_EDGES[b + 1]) / 2 for b in present]
-        rates = {
+        rates: dict[str, list[float]] = {
             name: [float(np.mean(mode[bins == b] == code)) for b in present]
             for code, name in enumerate(MODES)
         }

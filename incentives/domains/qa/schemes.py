@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from envs.qa.actions import MODES
 from incentives.scheme import RewardScheme
 from incentives.signal import ExplicitSignal, finite
 
@@ -34,9 +35,9 @@ __all__ = [
     "QASignal",
 ]
 
-#: The modes of an answer. When modes tie in expected reward, the earlier one in
-#: ``TIE_ORDER`` is taken as optimal: abstaining at a threshold, answering over hedging.
-MODES: tuple[str, ...] = ("answer", "hedge", "abstain")
+#: When modes of an answer (``MODES``, the vocabulary of the ``mode`` event, stated by the
+#: env that reports it) tie in expected reward, the earlier one in ``TIE_ORDER`` is taken
+#: as optimal: abstaining at a threshold, answering over hedging.
 TIE_ORDER: tuple[str, ...] = ("abstain", "answer", "hedge")
 
 

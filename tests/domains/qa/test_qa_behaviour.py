@@ -10,8 +10,8 @@ import pytest
 
 from envs.qa import MODES, QuestionGenerator, Questions, grade
 from incentives import BinarySignal, ConfidenceTargetSignal, HedgingGridSignal
-from incentives.domains.qa.schemes import QASignal
 from incentives.domains.qa.behaviour import QABehaviour, answer_threshold
+from incentives.domains.qa.schemes import QASignal
 
 
 def episode(
