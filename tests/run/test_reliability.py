@@ -406,7 +406,7 @@ def _dying_engine(tmp_path: Path) -> Path:
          "stopped twice in one move"),
         ("chess without masks", ["agent=ppo"], "accepted: agent=maskable_ppo"),
         ("unknown opponent", ["env.kwargs.opponent.name=magnus"],
-         "unknown opponent 'magnus'; accepted: greedy, policy, random, stockfish"),
+         "unknown opponent 'magnus'; accepted: greedy, policy, pool, random, stockfish"),
     ],
 )  # fmt: skip
 def test_chess_bad_input_is_one_line_and_exit_2(
