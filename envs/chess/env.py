@@ -105,8 +105,11 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             such as ``policy`` and ``pool``, or ``"module:attribute"``), a mapping
             ``{"name": ..., **options}``, or an ``Opponent`` (see ``envs.chess.opponents``).
         max_plies: plies (both sides) after which the episode is truncated.
-        illegal_action: ``raise`` (a ``ValueError`` naming the action, its move and the
-            FEN) or ``lose`` (the episode ends as a loss, ``info["illegal_action"]``).
+        illegal_action: ``lose`` (the default: the episode ends as a loss,
+            ``info["illegal_action"]``, as Gymnasium's and stable-baselines3's checkers and
+            unmasked third-party trainers expect of a ``Discrete`` action space) or
+            ``raise`` (a ``ValueError`` naming the action, its move and the FEN: for a
+            masked agent, which never picks an illegal move, so one is a bug to surface).
         mate_in: for a curriculum with an endgame start: ``None`` (plain random
             positions) or n (1 to 3): start from random positions with a forced mate in
             at most n moves, drawn uniformly among them. Only the start changes, never the
@@ -132,7 +135,7 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         learner_color: str = "white",
         opponent: str | Mapping[str, Any] | Opponent = "random",
         max_plies: int = 400,
-        illegal_action: str = "raise",
+        illegal_action: str = "lose",
         render_mode: str | None = None,
         mate_in: int | None = None,
         mate_in_fraction: float = 1.0,

@@ -275,3 +275,42 @@ def test_real_qa_env_through_gymnasium_make() -> None:
         assert info["episode"]["r"] == (1.0 if info["correct"] else 0.0)
         outcomes[mode].add(reward)
     assert outcomes == {"answer": {1.0, -4.0}, "hedge": {0.5, -2.0}, "abstain": {0.0}}
+
+
+def _task_score_recorded(stats_key: str = "task_score") -> gym.Env[Any, Any]:
+    """The README's pattern: the task score recorded inside the scheme, under its own key."""
+    inner = RecordEpisodeStatistics(gym.make("incentives/QA-v0"), stats_key=stats_key)
+    return HedgingGrid(inner)
+
+
+def test_task_score_recorder_lives_with_a_trainers_outer_recorder() -> None:
+    """A trainer's own RecordEpisodeStatistics outside (CleanRL's) sees the explicit
+    return; ours inside keeps the task score: each equals what the env reported."""
+    env = RecordEpisodeStatistics(_task_score_recorded())
+    env.reset(seed=0)
+    for action in (0, 3, 8, 1, 4, 8):
+        _, reward, terminated, _, info = env.step(action)
+        assert terminated  # one question per episode
+        assert info["episode"]["r"] == reward == info["incentive"]["reward"]
+        assert info["task_score"]["r"] == float(info["correct"] and info["mode"] != "abstain")
+        env.reset()
+
+
+def test_task_score_recorder_lives_with_a_vector_recorder() -> None:
+    """The same under Gymnasium's vector env and its vector RecordEpisodeStatistics."""
+    from gymnasium.wrappers.vector import RecordEpisodeStatistics as VectorRecord
+
+    venv = VectorRecord(gym.vector.SyncVectorEnv([_task_score_recorded] * 3))
+    venv.reset(seed=0)
+    _, rewards, terminated, _, infos = venv.step(np.array([0, 8, 4]))
+    assert terminated.all()
+    assert np.array_equal(infos["episode"]["r"], rewards)
+    assert infos["task_score"]["r"][1] == 0.0  # "I don't know" scores nothing
+
+
+def test_two_recorders_under_one_key_refuse_each_other() -> None:
+    """Why the README gives ours its own key: Gymnasium refuses a second "episode"."""
+    env = RecordEpisodeStatistics(_task_score_recorded(stats_key="episode"))
+    env.reset(seed=0)
+    with pytest.raises(AssertionError):
+        env.step(0)

@@ -97,15 +97,26 @@ def check_final_pgn(info: dict[str, Any], board: chess.Board) -> chess.pgn.Game:
 
 # -- API checks ---------------------------------------------------------------------------
 # Both checkers step with unmasked samples of the action space, nearly always illegal
-# moves: with illegal_action="lose" such a step ends the game instead of raising.
+# moves: the env as registered (illegal_action="lose") ends the game instead of raising.
 
 
-def test_gymnasium_check_env() -> None:
-    check_env(ChessEnv(illegal_action="lose"), skip_render_check=True)
+def test_gymnasium_check_env_on_the_registered_env() -> None:
+    check_env(gym.make("incentives/Chess-v0").unwrapped, skip_render_check=True)
 
 
-def test_sb3_check_env() -> None:
-    sb3_check_env(ChessEnv(illegal_action="lose", start="kqk"), warn=False)
+def test_sb3_check_env_on_the_registered_env() -> None:
+    sb3_check_env(gym.make("incentives/Chess-v0"), warn=False)
+
+
+def test_an_unmasked_random_step_of_the_registered_env_ends_the_game_as_a_loss() -> None:
+    env = gym.make("incentives/Chess-v0")
+    env.reset(seed=0)
+    legal = set(np.flatnonzero(env.unwrapped.action_masks()).tolist())
+    illegal = next(a for a in range(4672) if a not in legal)
+    _, score, terminated, _, info = env.step(illegal)
+    assert (score, terminated, info["termination"], info["outcome"]) == (
+        0.0, True, "illegal_move", "loss",
+    )  # fmt: skip
 
 
 def test_gymnasium_make_after_import_envs() -> None:
@@ -316,7 +327,7 @@ def test_illegal_action_lose() -> None:
 
 
 def test_illegal_action_raise_names_the_action_the_move_and_the_fen() -> None:
-    env = ChessEnv()
+    env = ChessEnv(illegal_action="raise")
     env.reset(seed=0)
     fen = env.board.fen()
     with pytest.raises(ValueError, match="e2e5") as caught:
