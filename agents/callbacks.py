@@ -268,10 +268,12 @@ class PeriodicEvaluation(BaseCallback):
 
 
 class Checkpointer(BaseCallback):
-    """Calls ``save(model)`` at the end of a rollout once ``every`` steps have passed.
+    """Calls ``save(model)`` at the start of a rollout once ``every`` steps have passed.
 
-    At a rollout's end the model has trained on everything before it, so a run resumed
-    from there repeats no update and skips none but the rollout in hand.
+    At a rollout's start the model has had the update of every rollout before it and has
+    not begun the next one, so a run resumed from there repeats no step and skips none.
+    Put it first among the callbacks: what the others do at a rollout's start (evaluate,
+    change the curriculum) then happens after the checkpoint, and again on resume.
     """
 
     def __init__(self, every: int, save: Callable[[BaseAlgorithm], None], last_at: int) -> None:
@@ -281,7 +283,7 @@ class Checkpointer(BaseCallback):
     def _on_step(self) -> bool:
         return True
 
-    def _on_rollout_end(self) -> None:
+    def _on_rollout_start(self) -> None:
         if self.every > 0 and self.num_timesteps - self.last_at >= self.every:
             self.save(self.model)
             self.last_at = self.num_timesteps

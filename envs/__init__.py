@@ -10,6 +10,7 @@ __all__: list[str] = []
 _ENTRY_POINTS = {
     "incentives/QA-v0": "envs.qa.env:QAEnv",
     "incentives/Chess-v0": "envs.chess.env:ChessEnv",
+    "incentives/Text-v0": "envs.text.env:TextEnv",
 }
 
 for _env_id, _entry_point in _ENTRY_POINTS.items():

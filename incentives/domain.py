@@ -15,11 +15,18 @@ Domains are found by entry point, ours as a third party's::
 An env config names its domain (``env.domain: qa``). Heavy parts are named by
 ``"module:attribute"`` strings and imported on first use, so that listing the domains
 costs no more than Gymnasium does.
+
+A domain whose run extension reads keys of its own in the env config (chess:
+``env.selfplay``, ``env.curriculum``) declares them as :class:`Setting` entries
+(``Domain.env_settings``), so the runner's config schema (``incentives.run.schema``)
+knows them: a mistyped key is named, and ``incentives-train --schema`` lists them.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +34,7 @@ from typing import Any
 
 from incentives.behaviour import Behaviour
 
-__all__ = ["Domain", "RunExtension", "load_object"]
+__all__ = ["Domain", "RunExtension", "Setting", "load_object"]
 
 
 def load_object(reference: str) -> Any:
@@ -45,6 +52,104 @@ def load_object(reference: str) -> Any:
     for part in attribute.split("."):
         target = getattr(target, part)
     return target
+
+
+#: What a ``Setting``'s ``kind`` admits, and how ``accepted`` says it.
+_KINDS: dict[str, str] = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "list": "a list",
+    "mapping": "a mapping",
+    "any": "any value",
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One config key: the values it takes and what it is for.
+
+    The unit of the config schema. ``kind`` is one of ``int``, ``float`` (an integer is
+    a number too), ``bool``, ``str``, ``list``, ``mapping`` and ``any``; ``low`` and
+    ``high`` bound a number (inclusive), ``choices`` lists the strings accepted,
+    ``nullable`` admits ``null``, ``required`` says the key must be present, ``pattern``
+    is a regular expression a string matches in full. Where a
+    class checks the value further (a scheme its parameters, an env its arguments),
+    ``checked_by`` names it and the rule stays there, stated once.
+
+    Example:
+        >>> gamma = Setting("float", "discount of future rewards", low=0, high=1)
+        >>> gamma.accepts(0.99), gamma.accepts(2), gamma.accepts(True)
+        (True, False, False)
+        >>> gamma.accepted()
+        'a number in [0, 1]'
+    """
+
+    kind: str
+    description: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+    required: bool = True
+    checked_by: str = ""
+    #: A regular expression a string must match in full (say it in ``accepted_text``).
+    pattern: str = ""
+    #: ``low`` itself is refused (a learning rate > 0).
+    exclusive_low: bool = False
+    #: Says what is accepted in words, where the generated text would not (optional).
+    accepted_text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ValueError(f"Setting kind={self.kind!r}; accepted: {', '.join(_KINDS)}")
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` has the kind and lies in the range and choices."""
+        if value is None:
+            return self.nullable
+        if self.kind in ("int", "float"):
+            number = (int,) if self.kind == "int" else (int, float)
+            if isinstance(value, bool) or not isinstance(value, number):
+                return False
+            if not math.isfinite(value):
+                return False
+            above = (
+                self.low is None
+                or value > self.low
+                or (value == self.low and not self.exclusive_low)
+            )
+            return above and (self.high is None or value <= self.high)
+        expected = {"bool": bool, "str": str, "list": list, "mapping": Mapping}.get(self.kind)
+        if expected is not None and not isinstance(value, expected):
+            return False
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            return False
+        return not self.choices or value in self.choices
+
+    def accepted(self) -> str:
+        """What the key accepts, in words: the ``accepted:`` part of an error line."""
+        if self.accepted_text:
+            text = self.accepted_text
+        elif self.choices:
+            text = "one of " + ", ".join(self.choices)
+        else:
+            text = _KINDS[self.kind]
+            opening = "(" if self.exclusive_low else "["
+            if self.low is not None and self.high is not None:
+                text += f" in {opening}{_number(self.low)}, {_number(self.high)}]"
+            elif self.low is not None:
+                text += f" {'>' if self.exclusive_low else '>='} {_number(self.low)}"
+            elif self.high is not None:
+                text += f" <= {_number(self.high)}"
+        if self.checked_by:
+            text += f" (checked by {self.checked_by})"
+        return text + (", or null" if self.nullable else "")
+
+
+def _number(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
 
 
 class RunExtension:
@@ -91,12 +196,16 @@ class Domain:
 
     ``behaviour`` and ``extension`` are ``"module:attribute"`` references (or the objects
     themselves): a ``Behaviour`` subclass, and a ``RunExtension`` subclass (or None).
+    ``env_settings`` declares the keys the domain adds to its env's config (dotted,
+    relative to ``env``: ``"selfplay.threshold"``), as a mapping of :class:`Setting` or
+    a ``"module:attribute"`` reference to one.
     """
 
     name: str
     description: str
     behaviour: str | type[Behaviour]
     extension: str | type[RunExtension] | None = None
+    env_settings: str | Mapping[str, Setting] | None = None
 
     def behaviour_type(self) -> type[Behaviour]:
         """The domain's ``Behaviour`` subclass."""
@@ -119,3 +228,21 @@ class Domain:
                 "subclass; accepted: an incentives.domain.RunExtension subclass or None"
             )
         return found(config)
+
+    def settings(self) -> dict[str, Setting]:
+        """The keys the domain adds to its env config (``env_settings``), by dotted name."""
+        if self.env_settings is None:
+            return {}
+        found = (
+            load_object(self.env_settings)
+            if isinstance(self.env_settings, str)
+            else self.env_settings
+        )
+        if not isinstance(found, Mapping) or not all(
+            isinstance(s, Setting) for s in found.values()
+        ):
+            raise ValueError(
+                f"domain {self.name!r}: env_settings={self.env_settings!r} is not a mapping "
+                "of Setting; accepted: {'key': incentives.domain.Setting(...)}"
+            )
+        return dict(found)

@@ -382,6 +382,43 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         )
         return self._observe(), _SCORES[outcome], not truncated, truncated, info
 
+    # -- exact resume ---------------------------------------------------------------
+    #: What ``get_state`` keeps besides the generator and the opponent: the game under way
+    #: (board with its move stack, legal moves, notation, tallies) and the curriculum.
+    _STATE = ("learner", "plies", "_moves", "_actions", "_over", "_sans", "_balance",
+              "_checks", "_captures", "_start", "_start_mate_in", "mate_in",
+              "mate_in_fraction")  # fmt: skip
+
+    def get_state(self) -> dict[str, Any]:
+        """Everything the env's future depends on, as picklable data: its generator, the
+        game under way and the opponent's state where it has one (``get_state(rng)``).
+
+        ``set_state`` on a new env built with the same arguments continues the game as
+        this one would. A Stockfish opponent's engine is not part of it: an engine with
+        ``skill_level`` or ``elo`` draws on its own clock-seeded generator.
+        """
+        rng = self.np_random
+        opponent = getattr(self.opponent, "get_state", None)
+        state = {name: getattr(self, name) for name in self._STATE}
+        state.update(
+            np_random=rng.bit_generator.state,
+            np_random_seed=self._np_random_seed,
+            board=self.board.copy(stack=True),
+            opponent=opponent(rng) if callable(opponent) else None,
+        )
+        return state
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from a ``get_state()`` of an env built with the same arguments."""
+        self.np_random.bit_generator.state = state["np_random"]
+        self._np_random_seed = state["np_random_seed"]
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        self.board = state["board"].copy(stack=True)
+        restore = getattr(self.opponent, "set_state", None)
+        if state["opponent"] is not None and callable(restore):
+            restore(state["opponent"], self.np_random)
+
     def render(self) -> str | None:
         """The board as text, white at the bottom."""
         return str(self.board) if self.render_mode == "ansi" else None

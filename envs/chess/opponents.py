@@ -79,6 +79,20 @@ class RandomOpponent:
         """A uniformly random one of ``moves``."""
         return moves[self.rng.integers(len(moves))]
 
+    def get_state(self, env_rng: np.random.Generator) -> dict[str, Any]:
+        """The generator's state, or None where it is the env's ``env_rng`` (after a
+        ``reset``): the env keeps that one. For an exact resume (``ChessEnv.get_state``)."""
+        return {"rng": None if self.rng is env_rng else self.rng.bit_generator.state}
+
+    def set_state(self, state: Mapping[str, Any], env_rng: np.random.Generator) -> None:
+        """Continue from a ``get_state``: draw from ``env_rng`` again, or from a generator
+        put back in the state it had."""
+        if state["rng"] is None:
+            self.rng = env_rng
+        else:
+            self.rng = np.random.default_rng()
+            self.rng.bit_generator.state = state["rng"]
+
     def close(self) -> None:
         """Nothing to release."""
 

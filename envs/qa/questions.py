@@ -258,3 +258,35 @@ class QuestionStream:
             self._position = stop
         self.served += n
         return Questions.concatenate(parts[1:] if n else parts)
+
+    def get_state(self) -> dict[str, int]:
+        """Where the stream stands: its seed, block size and the questions served.
+
+        Plain integers, so a checkpoint can store them; ``set_state`` goes back there.
+        """
+        return {"seed": self.seed, "block_size": self.block_size, "served": self.served}
+
+    def set_state(self, state: dict[str, int]) -> None:
+        """Continue from a ``get_state()``: the next ``take`` returns what it would have.
+
+        Example:
+            >>> gen = QuestionGenerator()
+            >>> s = QuestionStream(gen, seed=3)
+            >>> _ = s.take(1500)
+            >>> t = QuestionStream(gen, seed=0)
+            >>> t.set_state(s.get_state())
+            >>> bool((t.take(700).truth == s.take(700).truth).all())
+            True
+        """
+        self.seed = _check_int("seed", state["seed"], 0, "an integer >= 0")
+        self.block_size = _check_int("block_size", state["block_size"], 1, "an integer >= 1")
+        served = _check_int("served", state["served"], 0, "an integer >= 0")
+        self._next_block = 0
+        self._buffer = self.generator.sample(np.random.default_rng([self.seed, 0]), 0)
+        self._position = 0
+        if served:
+            # the block holding the last question served, read up to it
+            self._next_block = (served - 1) // self.block_size
+            self._refill()
+            self._position = served - (self._next_block - 1) * self.block_size
+        self.served = served

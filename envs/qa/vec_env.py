@@ -128,6 +128,35 @@ class QAVecEnv(VecEnv):
         rewards = grades["task_score"].astype(np.float32)
         return self._obs, rewards, self._dones.copy(), infos
 
+    def get_state(self) -> dict[str, Any]:
+        """Where the env stands: the stream, the questions shown, a seed set for the next
+        reset. ``set_state`` on a new ``QAVecEnv`` of the same arguments continues from it."""
+        return {
+            "next_seed": self._next_seed,
+            "stream": None if self._stream is None else self._stream.get_state(),
+            "questions": self._questions,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from a ``get_state()`` of a ``QAVecEnv`` built with the same arguments.
+
+        Example:
+            >>> a, b = QAVecEnv(4), QAVecEnv(4)
+            >>> _ = a.seed(1), a.reset(), a.step(np.zeros(4, dtype=int))
+            >>> b.set_state(a.get_state())
+            >>> bool((a.step(np.zeros(4, dtype=int))[0] == b.step(np.zeros(4, dtype=int))[0]).all())
+            True
+        """
+        self._next_seed = state["next_seed"]
+        self._stream = None
+        if state["stream"] is not None:
+            self._stream = QuestionStream(self.generator, state["stream"]["seed"])
+            self._stream.set_state(state["stream"])
+        self._questions = state["questions"]
+        if self._questions is not None:
+            self._obs = self.generator.observe(self._questions)
+        self._actions = None
+
     def close(self) -> None:
         """Nothing to release."""
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +42,10 @@ class Comparison:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.runs = find_runs(root)
-        self.unfinished = [r for r in self.runs if not r.finished]
+        #: Runs whose folder a process is writing (its lock held): left out, not read.
+        self.running = [r for r in self.runs if r.running]
+        #: Runs without a summary that nobody is writing: crashed or stopped.
+        self.unfinished = [r for r in self.runs if not r.finished and not r.running]
         self.groups = group_runs(self.runs)
         finished = [r.summary for r in self.runs if r.summary]
         envs = {str(s.get("env")) for s in finished}
@@ -78,26 +83,87 @@ class Comparison:
         summary = self.groups[label][0].summary or {}
         return dict(summary.get("theory", {}))
 
-    def table(self) -> Table:
-        """A rich table: one row per group, theory beside the learned values."""
-        table = Table(title=f"Comparison of {self.root} ({len(self.groups)} groups)")
-        table.add_column("group")
-        table.add_column("n", justify="right")
-        for metric in self.metrics:
-            table.add_column(self._header(metric), justify="right")
+    def cells(self) -> tuple[list[str], dict[str, list[str]]]:
+        """The column headers and each group's cells: n, each metric's estimate, and
+        theory's thresholds and optimal reward when some group has a theory."""
+        headers = ["n", *(self._header(m) for m in self.metrics)]
         has_theory = any(self.theory(g) for g in self.groups)
         if has_theory:
-            table.add_column("theory: thresholds", justify="right")
-            table.add_column("theory: optimal reward", justify="right")
+            headers += ["theory: thresholds", "theory: optimal reward"]
+        rows: dict[str, list[str]] = {}
         for label, row in self.estimates().items():
-            cells = [label, str(len(self.groups[label])), *(str(row[m]) for m in self.metrics)]
+            cells = [str(len(self.groups[label])), *(str(row[m]) for m in self.metrics)]
             if has_theory:
                 theory = self.theory(label)
                 cells.append(", ".join(f"{t:.3f}" for t in theory.get("thresholds", [])) or "–")
                 optimal = theory.get("optimal_reward")
                 cells.append(f"{optimal:.3f}" if isinstance(optimal, float) else "–")
-            table.add_row(*cells)
+            rows[label] = cells
+        return headers, rows
+
+    def _title(self) -> str:
+        return f"Comparison of {self.root} ({len(self.groups)} groups)"
+
+    def table(
+        self,
+        columns: Sequence[int] | None = None,
+        title: str | None = None,
+        group_width: int | None = None,
+    ) -> Table:
+        """A rich table with one row per group, theory beside the learned values;
+        ``columns`` picks some of :meth:`cells`' columns (by index), the group's label and
+        n always shown; labels longer than ``group_width`` are wrapped."""
+        headers, rows = self.cells()
+        picked = [0, *(c for c in columns if c != 0)] if columns else range(len(headers))
+        table = Table(title=self._title() if title is None else title)
+        table.add_column("group", overflow="fold", max_width=group_width)
+        for c in picked:
+            table.add_column(headers[c], justify="right", no_wrap=True)
+        for label, cells in rows.items():
+            table.add_row(label, *(cells[c] for c in picked))
         return table
+
+    def transposed(self) -> Table:
+        """A rich table with one column per group and one row per metric (and theory's);
+        group labels are broken at ``/`` and spaces."""
+        headers, rows = self.cells()
+        table = Table(title=self._title())
+        table.add_column("metric")
+        for label in rows:
+            parts = label.replace("/", "/\n").replace(" ", "\n")
+            table.add_column(parts, justify="right", no_wrap=True)
+        for c, header in enumerate(headers):
+            table.add_row(header, *(cells[c] for cells in rows.values()))
+        return table
+
+    def tables(self, width: int) -> list[Table]:
+        """The comparison as tables no wider than ``width`` columns (a terminal's).
+
+        One row per group when that fits; else one column per group (metrics as rows)
+        when that fits; else the metrics split over several tables of one row per
+        group, each beginning with the group's label and n.
+        """
+        wide = self.table()
+        if _width(wide) <= width:
+            return [wide]
+        transposed = self.transposed()
+        if _width(transposed) <= width:
+            return [transposed]
+        headers, rows = self.cells()
+        cap = max(16, width * 2 // 5)
+        group_width = cap if max(map(len, rows)) > cap else None
+        chunks: list[list[int]] = []
+        for c in range(1, len(headers)):
+            if chunks and _width(self.table([*chunks[-1], c], "", group_width)) <= width:
+                chunks[-1].append(c)
+            else:
+                chunks.append([c])
+        return [
+            self.table(
+                chunk, None if k == 0 else f"(continued, {k + 1}/{len(chunks)})", group_width
+            )
+            for k, chunk in enumerate(chunks)
+        ]
 
     def write_csv(self, path: Path) -> None:
         """One row per group: n, and mean, IQM, low and high of each metric."""
@@ -133,8 +199,11 @@ class Comparison:
             cells.append(", ".join(f"{t:.3f}" for t in thresholds) or "–")
             lines.append("| " + " | ".join(cells) + " |")
         lines += self._emergence_markdown()
+        if self.running:
+            lines += ["", "Left out, running (being written by a process):", ""]
+            lines += [f"- `{r.path}` ({r.holder})" for r in self.running]
         if self.unfinished:
-            lines += ["", "Left out (no summary.json: crashed, stopped or still running):", ""]
+            lines += ["", "Left out (no summary.json: crashed or stopped):", ""]
             lines += [f"- `{r.path}`" for r in self.unfinished]
         lines += ["", *(f"![{p.stem}]({p.name})" for p in plots), ""]
         path.write_text("\n".join(lines))
@@ -243,29 +312,48 @@ class Comparison:
         return lines
 
 
+def _width(table: Table) -> int:
+    """The columns ``table`` takes when nothing in it is wrapped."""
+    console = Console(width=100_000, file=io.StringIO())
+    return console.measure(table).maximum
+
+
 def compare(root: Path, console: Console | None = None) -> Comparison:
     """Compare the runs under ``root``: print the table, write the report files."""
-    console = console or Console(width=220)
+    console = console or terminal_console()
     if not root.is_dir():
         raise ValueError(f"RUNS_DIR {str(root)!r} is not a folder; accepted: a folder of runs")
     comparison = Comparison(root)
+    for run in comparison.running:
+        console.print(f"left out, running ({run.holder}): {run.path}", soft_wrap=True)
     for run in comparison.unfinished:
-        console.print(f"left out, no summary.json (crashed, stopped or running): {run.path}")
+        console.print(f"left out, no summary.json (crashed or stopped): {run.path}", soft_wrap=True)
     if not comparison.groups:
+        running = f" ({len(comparison.running)} still running)" if comparison.running else ""
         raise ValueError(
-            f"RUNS_DIR {str(root)!r} holds no finished run; accepted: a folder with run "
-            "folders that have a summary.json (written by incentives-train)"
+            f"RUNS_DIR {str(root)!r} holds no finished run{running}; accepted: a folder with "
+            "run folders that have a summary.json (written by incentives-train)"
         )
-    console.print(comparison.table())
+    for table in comparison.tables(console.width):
+        console.print(table)
     plots = comparison.write_plots()
     comparison.write_csv(root / "comparison.csv")
     comparison.write_markdown(root / "comparison.md", plots)
-    console.print(f"wrote {root / 'comparison.md'} and {root / 'comparison.csv'}")
+    console.print(f"wrote {root / 'comparison.md'} and {root / 'comparison.csv'}", soft_wrap=True)
     if comparison.write_emergence_csv(root / "emergence.csv"):
-        console.print(f"wrote {root / 'emergence.csv'}")
+        console.print(f"wrote {root / 'emergence.csv'}", soft_wrap=True)
     for path in plots:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {path}", soft_wrap=True)
     return comparison
+
+
+def terminal_console() -> Console:
+    """A console as wide as the terminal; 100 columns when the output is not a terminal
+    (a file, a CI log) and ``COLUMNS`` does not say."""
+    console = Console()
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console = Console(width=100)
+    return console
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from incentives.behaviour import Behaviour
 from incentives.registry import load_domain
+from incentives.run_folder import LOCK_FILE, Holder, holder
 
 __all__ = [
     "BOOKKEEPING_KEYS",
@@ -35,16 +36,27 @@ BOOKKEEPING_KEYS = (
 
 @dataclass
 class Run:
-    """One run folder: its ``summary.json`` (None while unfinished) and its curves."""
+    """One run folder: its ``summary.json`` (None while unfinished) and its curves.
+
+    ``holder`` is the process writing the folder (its lock held, see
+    :mod:`incentives.run_folder`): such a run is *running*, its summary is not read, and
+    it counts as unfinished.
+    """
 
     path: Path
     summary: dict[str, Any] | None
     config: dict[str, Any] = field(default_factory=dict)
+    holder: Holder | None = None
 
     @property
     def finished(self) -> bool:
-        """Whether the run wrote its ``summary.json``."""
-        return self.summary is not None
+        """Whether the run wrote its ``summary.json`` and no process is writing it."""
+        return self.summary is not None and self.holder is None
+
+    @property
+    def running(self) -> bool:
+        """Whether a process holds the folder's lock: it is being written."""
+        return self.holder is not None
 
     def metric(self, name: str) -> float | None:
         """A final metric of the run (top level of the summary or under ``behaviour``);
@@ -122,16 +134,22 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def find_runs(root: Path) -> list[Run]:
-    """Every run folder under ``root``: finished ones and those that never wrote a summary.
+    """Every run folder under ``root``: finished ones, running ones (their lock held: not
+    read) and those that never wrote a summary (crashed or stopped).
 
-    A run folder holds ``summary.json``, or (unfinished: crashed, killed or still running)
-    the ``config.yaml`` a run writes when it starts, or a progress table.
+    A run folder holds ``summary.json``, or (unfinished) the ``config.yaml`` a run writes
+    when it starts, or a progress table, or the lock a run takes before anything else.
     """
     folders = {p.parent for p in root.rglob("summary.json")}
     folders |= {p.parent for p in root.rglob("config.yaml") if p.parent.name != ".hydra"}
     folders |= {p.parent for p in root.rglob("progress*.csv")}
+    folders |= {p.parent for p in root.rglob(LOCK_FILE)}
     runs = []
     for folder in sorted(folders):
+        busy = holder(folder)
+        if busy is not None:
+            runs.append(Run(folder, None, {}, busy))
+            continue
         summary_file = folder / "summary.json"
         summary = None
         if summary_file.is_file():

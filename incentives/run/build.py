@@ -18,6 +18,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 from incentives.behaviour import Behaviour
 from incentives.domain import Domain
 from incentives.registry import load_domain, make_signal, scheme_type
+from incentives.run.schema import ConfigError, check_env_kwargs
 from incentives.signal import ExplicitSignal
 from incentives.vec_scheme import VecRewardScheme
 
@@ -26,6 +27,7 @@ __all__ = [
     "Phase",
     "build_behaviour",
     "build_env",
+    "check_env",
     "env_domain",
     "make_registered",
     "phases",
@@ -38,10 +40,6 @@ VEC_ENV_KINDS: dict[str, type[DummyVecEnv] | type[SubprocVecEnv]] = {
 }
 
 
-class ConfigError(ValueError):
-    """A config value that cannot be used; the CLI prints it as one line and exits 2."""
-
-
 @dataclass(frozen=True)
 class Phase:
     """One stretch of training under one explicit signal."""
@@ -50,8 +48,12 @@ class Phase:
     steps: int
 
 
-def _scheme_params(entry: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The scheme name and its parameters from a ``reward`` config entry."""
+def _scheme_params(entry: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """The scheme name and its parameters from a ``reward`` or ``warmup`` config entry."""
+    if not isinstance(entry, Mapping):
+        raise ConfigError(
+            f"{where}={entry!r}; accepted: a mapping {{reward: <scheme>, steps: <n>, <params>}}"
+        )
     params = dict(entry)
     name = str(params.pop("name", params.pop("reward", "")))
     params.update(params.pop("params", None) or {})
@@ -77,11 +79,11 @@ def phases(config: Mapping[str, Any]) -> list[Phase]:
     """
     schedule = []
     for k, entry in enumerate(config.get("warmup") or []):
-        name, params = _scheme_params(entry)
+        name, params = _scheme_params(entry, f"warmup[{k}]")
         schedule.append(
             Phase(make_signal(name, **params), _steps(f"warmup[{k}].steps", entry.get("steps")))
         )
-    name, params = _scheme_params(config["reward"])
+    name, params = _scheme_params(config["reward"], "reward")
     schedule.append(Phase(make_signal(name, **params), _steps("budget", config["budget"])))
     return schedule
 
@@ -129,6 +131,29 @@ def build_env(
         wrapper_kwargs=signal.params(),
     )
     return venv
+
+
+def check_env(env_config: Mapping[str, Any]) -> None:
+    """Build one copy of the configured env and close it: its class checks ``env.kwargs``.
+
+    A key the env does not take is named with the closest it does (``ConfigError``); a
+    value it refuses raises the env's own ``ValueError`` (an argument of the wrong type,
+    a ``TypeError``, becomes a ``ConfigError``). Files and programs the arguments name
+    are looked for now: a FEN file, a Stockfish binary.
+    """
+    check_env_kwargs(env_config)
+    kwargs = dict(env_config.get("kwargs") or {})
+    try:
+        if env_config.get("batched"):
+            env: Any = _import(str(env_config["batched"]))(num_envs=1, **kwargs)
+        else:
+            env = make_registered(str(env_config["id"]), str(env_config["module"]), **kwargs)
+    except TypeError as error:  # Gymnasium adds where it was raised: not the user's news
+        reason = str(error).split(" was raised from the environment creator")[0]
+        raise ConfigError(
+            f"env.kwargs: {reason}; accepted: the arguments the env (and what it builds) takes"
+        ) from error
+    env.close()
 
 
 def use_signal(venv: VecEnv, signal: ExplicitSignal) -> None:

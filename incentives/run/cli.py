@@ -7,34 +7,59 @@
 Each run writes ``runs/<experiment>/<env>/<reward>/seed<k>/``: the Hydra config,
 TensorBoard events (``explicit/*``, ``task/*``, ``behaviour/*``, ``eval/*``), checkpoints,
 ``model.zip`` and ``summary.json``. The same command again resumes an interrupted run.
-The config groups are ours joined by every installed plugin's (``incentives.run.configs``).
-A mistake a user can make prints one line and exits 2 (``INCENTIVES_DEBUG=1`` shows the
-traceback).
+The config groups are ours joined by every installed plugin's (``incentives.run.configs``);
+``incentives-train --schema`` lists every key, what it accepts and what it is for
+(``incentives.run.schema``; also at the end of ``--help``).
+
+Exit codes: a mistake the user can fix (a config key or value, a file or program the
+config names, a run folder that cannot be resumed: ``user_fixable``) prints one line and
+exits 2, before anything is written where the config is the cause (``INCENTIVES_DEBUG=1``
+shows the traceback). Anything else is a bug: exit 1 with its traceback, which the run
+folder's ``train.log`` keeps too.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from envs.chess.engine import EngineNotFoundError
+from envs.chess.starts import FenFileError
+from incentives.errors import UserError
 from incentives.run.configs import GROUPS, config_dir, group_options, join_plugin_configs
+from incentives.run.resume import ResumeError
 
 __all__ = [
     "GROUPS",
+    "USER_FIXABLE",
     "config_dir",
+    "config_problem",
     "headline_metrics",
     "main",
     "unknown_choice",
     "unwritable_folder",
+    "user_fixable",
 ]
+
+#: The errors a user can fix. ``UserError`` is ours (``ConfigError`` and, once it
+#: subclasses it, ``ResumeError``); ``envs`` cannot import it, so its user-fixable errors
+#: are named here: a Stockfish binary that is not there, a FEN file missing or empty.
+USER_FIXABLE: tuple[type[BaseException], ...] = (
+    UserError,
+    ResumeError,
+    EngineNotFoundError,
+    FenFileError,
+)
 
 #: Hydra's own groups a user picks on the command line; plugins add their options.
 HYDRA_GROUPS = ("hydra/launcher", "hydra/sweeper")
@@ -63,8 +88,8 @@ def unknown_choice(args: list[str], conf: Path | None = None) -> str | None:
     given in ``args``), as every user error of the CLI does.
 
     Example:
-        >>> unknown_choice(["env=chezz"])
-        "unknown env 'chezz'; accepted: chess, qa"
+        >>> unknown_choice(["env=chezz"]).startswith("unknown env 'chezz'; accepted: chess, qa")
+        True
         >>> unknown_choice(["hydra/launcher=jobli"])[:40]
         "unknown hydra/launcher 'jobli'; accepted"
     """
@@ -143,38 +168,177 @@ def _one_line_warnings(message: Any, category: Any, *_: Any, **__: Any) -> None:
     print(f"incentives-train: warning: {message}", file=sys.stderr, flush=True)
 
 
+def user_fixable(error: BaseException) -> bool:
+    """Whether ``error`` is the user's to fix (one line, exit 2) rather than a bug (exit 1).
+
+    Example:
+        >>> from incentives.run.schema import ConfigError
+        >>> user_fixable(ConfigError("seed='abc'; accepted: an integer")), user_fixable(
+        ...     ValueError("logits contain NaN"))
+        (True, False)
+    """
+    # The place for errors of the filesystem a user can fix (no space left, permission
+    # denied, a read-only file system: OSError by errno); until then they are bugs.
+    return isinstance(error, USER_FIXABLE)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _refuse(problem: str) -> NoReturn:
+    print(f"incentives-train: error: {problem}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def _log_to_files(message: str) -> None:
+    """Log ``message`` and the exception being handled to the job's log files only (the
+    console gets the traceback from Hydra): the run folder's ``train.log`` keeps it."""
+    record = logging.LogRecord(__name__, logging.ERROR, __file__, 0, message, None, sys.exc_info())
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
     """Hydra entry point: one run per call, one call per job of a multirun."""
     from incentives.run.train import train
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     try:
+        config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
         summary = train(config, run_dir)
-    except (ValueError, OSError) as error:  # the errors a user's input can cause
-        if os.environ.get("INCENTIVES_DEBUG"):
-            raise
-        print(f"incentives-train: error: {error}", file=sys.stderr, flush=True)
-        sys.exit(2)
+    except Exception as error:
+        if user_fixable(error) and not os.environ.get("INCENTIVES_DEBUG"):
+            _refuse(_one_line(error))
+        _log_to_files("the run failed; the traceback follows")
+        raise  # Hydra prints the traceback and exits 1
     _report(run_dir, summary)
 
 
+#: Flags ``config_problem`` reads; with any other flag Hydra does the reading.
+_RUN_FLAGS = ("-m", "--multirun")
+
+
+def config_problem(args: list[str]) -> str | None:
+    """The one-line error for the config that the command-line ``args`` compose, or None.
+
+    Composes the config as Hydra will (its compose API; in a multirun, with the first
+    value of each sweep) and plans the run (``plan_run``: the schema, then the classes
+    that own a rule), so that a mistake is reported before Hydra makes a folder, and an
+    override of a key that does not exist (Hydra's five-line report) is one line naming
+    the closest keys. Arguments it cannot place (other flags, a sweep outside a
+    multirun) are left to Hydra; a bug in the config's classes raises.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from incentives.run.train import plan_run
+
+    if any(arg.startswith("-") and arg not in _RUN_FLAGS for arg in args):
+        return None
+    multirun = any(arg in _RUN_FLAGS for arg in args)
+    overrides = [arg for arg in args if arg not in _RUN_FLAGS]
+    parser = OverridesParser.create()
+    first: list[str] = []
+    for arg in overrides:
+        try:
+            (override,) = parser.parse_overrides([arg])
+        except OverrideParseException as error:
+            reason = str(error).splitlines()[0] if str(error) else "cannot be parsed"
+            return f"{arg!r}: {reason}; accepted: key=value in Hydra's override grammar"
+        if not override.is_sweep_override():
+            first.append(arg)
+            continue
+        if not multirun:
+            return None  # Hydra says a sweep needs --multirun
+        try:
+            value = next(iter(override.sweep_string_iterator()))
+        except (HydraException, StopIteration, TypeError, ValueError):
+            return None  # a glob or a range Hydra expands itself
+        first.append(f"{override.get_key_element()}={value}")
+    try:
+        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            try:
+                cfg = compose("config", overrides=first)
+            except HydraException as error:
+                return _missing_key(error, first, compose)
+            config = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", "") or "a value"
+        reason = str(error).splitlines()[0]
+        return f"{key} cannot be resolved ({reason}); accepted: a value, or ${{key}} of a key"
+    try:
+        plan_run(config)  # type: ignore[arg-type]
+    except Exception as error:
+        if user_fixable(error):
+            if os.environ.get("INCENTIVES_DEBUG"):
+                raise
+            return _one_line(error)
+        raise
+    return None
+
+
+def _missing_key(error: Exception, overrides: list[str], compose: Any) -> str | None:
+    """Hydra's "Could not override 'key'" as one line naming the closest keys, else None
+    (Hydra then reports what it found itself)."""
+    from incentives.run.schema import unknown_key
+
+    found = re.match(r"Could not override '([^']+)'", str(error))
+    if not found or "+" + found.group(1) not in str(error):
+        return None
+    key = found.group(1)
+    others = [o for o in overrides if o.lstrip("+~").partition("=")[0] != key]
+    try:
+        known = _paths(OmegaConf.to_container(compose("config", overrides=others)))
+    except Exception:  # the config without it does not compose either: Hydra's to say
+        return None
+    return unknown_key(key, known)
+
+
+def _paths(node: Any, prefix: str = "") -> list[str]:
+    """Every dotted key of a nested mapping."""
+    if not isinstance(node, dict):
+        return []
+    paths = []
+    for key, value in node.items():
+        paths.append(f"{prefix}{key}")
+        paths += _paths(value, f"{prefix}{key}.")
+    return paths
+
+
 def main() -> None:
-    """Console entry point: check what Hydra would report at length, then run."""
+    """Console entry point: check what Hydra would report at length, then run.
+
+    ``--schema`` prints every config key, what it accepts and what it is for; ``--help``
+    prints Hydra's help followed by the same.
+    """
+    from incentives.run.schema import describe
+
     args = sys.argv[1:]
     informative = {"--help", "-h", "--hydra-help", "--info", "--cfg", "-c", "--version"}
+    warnings.showwarning = _one_line_warnings  # the check below builds the schemes: they warn
     try:
         join_plugin_configs()
+        if "--schema" in args:
+            print(describe())
+            return
         problem = unknown_choice(args)
-    except ValueError as error:  # a plugin that declares its configs wrongly
+    except ValueError as error:  # a plugin that declares its configs (or keys) wrongly
         problem = str(error)
     if not problem and not informative & set(args):
-        problem = unwritable_folder(args, Path.cwd())
+        problem = config_problem(args) or unwritable_folder(args, Path.cwd())
     if problem:
-        print(f"incentives-train: error: {problem}", file=sys.stderr)
-        sys.exit(2)
-    warnings.showwarning = _one_line_warnings
+        _refuse(problem)
+    if {"--help", "-h"} & set(args):
+        try:
+            _hydra_main()
+        finally:
+            print("\n== Settings ==\n" + describe(), flush=True)
+        return
     _hydra_main()
 
 

@@ -1,10 +1,20 @@
 """Resuming a run after a crash: its checkpoint, and logs cut back to the checkpoint's step.
 
 A run folder holds at most one checkpoint: ``checkpoint.json`` (written last, atomically)
-names the model file it belongs to and says where the reward schedule stood. A crash
-while writing leaves the previous checkpoint usable. On resume, whatever the crashed
-process logged after its checkpoint is removed from the TensorBoard event files and the
-progress table, so that every step appears once.
+names the model file and the run-state file it belongs to and says where the reward
+schedule stood. A crash while writing leaves the previous checkpoint usable: the new
+files have new names, and the index names them only once they are complete.
+
+The run state (``checkpoint-<step>.state``, a versioned pickle) holds what the rest of the
+run depends on besides the model: every random generator (python's, numpy's, torch's),
+each env's state (its generator and stream, the game under way, the monitors' running
+episodes, the scheme's per-episode state), the agent's last observation and episode
+starts, the logger's running per-env tallies and the values logged but not yet written.
+With it, a run killed at any point and started again writes, on CPU, the summary an
+uninterrupted run writes.
+
+On resume, whatever the crashed process logged after its checkpoint is removed from the
+TensorBoard event files and the progress table, so that every step appears once.
 """
 
 from __future__ import annotations
@@ -12,14 +22,33 @@ from __future__ import annotations
 import csv
 import json
 import os
+import pickle
+import random
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Checkpoint", "ResumeError", "restart_folder", "truncate_logs"]
+import numpy as np
+
+__all__ = [
+    "RUN_STATE_VERSION",
+    "Checkpoint",
+    "ResumeError",
+    "generator_states",
+    "read_run_state",
+    "restart_folder",
+    "restore_generators",
+    "restore_venv",
+    "truncate_logs",
+    "venv_state",
+    "write_run_state",
+]
 
 CHECKPOINT = "checkpoint.json"
+#: The layout of a run-state file; a file of another version is refused.
+RUN_STATE_VERSION = 1
 
 
 class ResumeError(ValueError):
@@ -39,14 +68,15 @@ class Checkpoint:
     config: dict[str, Any]
     #: What the domain's run extension keeps (chess: the self-play pool), or None.
     domain_state: Any = None
+    #: The run-state file (generators, envs, tallies), None in checkpoints written before.
+    state: str | None = None
 
     def save(self, run_dir: Path) -> None:
-        """Write ``checkpoint.json`` atomically, then remove older model files."""
-        tmp = run_dir / (CHECKPOINT + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        os.replace(tmp, run_dir / CHECKPOINT)
-        for old in run_dir.glob("checkpoint-*.zip"):
-            if old.name != self.model:
+        """Write ``checkpoint.json`` atomically (the model and state files it names are
+        already written), then remove older model and state files."""
+        _write_atomic(run_dir / CHECKPOINT, json.dumps(asdict(self), indent=1).encode())
+        for old in [*run_dir.glob("checkpoint-*.zip"), *run_dir.glob("checkpoint-*.state")]:
+            if old.name not in (self.model, self.state):
                 old.unlink(missing_ok=True)
 
     @classmethod
@@ -65,11 +95,12 @@ class Checkpoint:
                 f"checkpoint {str(path)!r} is corrupt ({error}); accepted: a checkpoint "
                 "written by incentives-train, or resume=false to start over in a new folder"
             ) from None
-        if not (run_dir / checkpoint.model).is_file():
-            raise ResumeError(
-                f"checkpoint {str(path)!r} names {checkpoint.model!r}, which is missing; "
-                "accepted: resume=false to start over in a new folder"
-            )
+        for named in (checkpoint.model, checkpoint.state):
+            if named is not None and not (run_dir / named).is_file():
+                raise ResumeError(
+                    f"checkpoint {str(path)!r} names {named!r}, which is missing; "
+                    "accepted: resume=false to start over in a new folder"
+                )
         return checkpoint
 
 
@@ -146,3 +177,185 @@ def truncate_logs(run_dir: Path, step: int) -> None:
             out.writeheader()
             out.writerows(kept)
         progress.unlink()
+
+
+# -- the run state --------------------------------------------------------------------
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file and a rename: a crash
+    leaves either the old file or the new one, never a part."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_run_state(path: Path, state: Mapping[str, Any]) -> None:
+    """Write a run state (``venv_state``, ``generator_states``, …) atomically."""
+    _write_atomic(path, pickle.dumps({"version": RUN_STATE_VERSION, **state}, protocol=5))
+
+
+def read_run_state(path: Path) -> dict[str, Any]:
+    """A run state written by ``write_run_state``; ``ResumeError`` if it cannot be read."""
+    try:
+        state = pickle.loads(path.read_bytes())
+        version = state["version"] if isinstance(state, dict) else None
+    except Exception as error:  # a truncated or foreign pickle raises many kinds
+        raise ResumeError(
+            f"run state {str(path)!r} cannot be read ({type(error).__name__}: {error}); "
+            "accepted: resume=false to start over in a new folder"
+        ) from None
+    if version != RUN_STATE_VERSION:
+        raise ResumeError(
+            f"run state {str(path)!r} has version {version!r}; accepted: version "
+            f"{RUN_STATE_VERSION} (this incentives), or resume=false to start over"
+        )
+    return state
+
+
+def generator_states() -> dict[str, Any]:
+    """The states of python's, numpy's (global) and torch's random generators."""
+    import torch
+
+    states: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),  # noqa: NPY002 - the global one SB3 draws from
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["torch_cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_generators(states: Mapping[str, Any]) -> None:
+    """Put the generators back in the states ``generator_states`` returned."""
+    import torch
+
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])  # noqa: NPY002
+    torch.set_rng_state(states["torch"])
+    if "torch_cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["torch_cuda"])
+
+
+def _wrapper_fields() -> list[tuple[type, tuple[str, ...]]]:
+    """Gymnasium and stable-baselines3 wrappers, and the attributes that hold their state.
+
+    A layer of our own (an env, a wrapper) keeps its state with ``get_state`` and
+    ``set_state`` instead.
+    """
+    from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from incentives.scheme import RewardScheme
+
+    return [
+        (Monitor, ("needs_reset", "rewards", "episode_returns", "episode_lengths",
+                   "episode_times", "total_steps", "current_reset_info")),
+        (VecMonitor, ("episode_returns", "episode_lengths", "episode_count")),
+        (RewardScheme, ("signal", "_pending")),
+        (TimeLimit, ("_elapsed_steps",)),
+        (OrderEnforcing, ("_has_reset",)),
+        (PassiveEnvChecker, ("checked_reset", "checked_step", "checked_render",
+                             "checked_data_reuse")),
+    ]  # fmt: skip
+
+
+def _layers(env: Any, inner: Callable[[Any], Any | None]) -> list[Any]:
+    """``env`` and every layer inside it, outermost first (``inner`` finds the next)."""
+    layers = [env]
+    while (env := inner(env)) is not None:
+        layers.append(env)
+    return layers
+
+
+def _layer_state(layer: Any, fields: list[tuple[type, tuple[str, ...]]]) -> Any:
+    get_state = getattr(type(layer), "get_state", None)
+    if callable(get_state):
+        return {"get_state": layer.get_state()}
+    for kind, names in fields:
+        if isinstance(layer, kind):
+            return {name: getattr(layer, name) for name in names if hasattr(layer, name)}
+    return None
+
+
+def _restore_layer(layer: Any, state: Any) -> None:
+    if state is None:
+        return
+    if "get_state" in state:
+        layer.set_state(state["get_state"])
+        return
+    for name, value in state.items():
+        setattr(layer, name, value)
+
+
+def _gym_inner(env: Any) -> Any | None:
+    import gymnasium as gym
+
+    return env.env if isinstance(env, gym.Wrapper) else None
+
+
+def _vec_inner(venv: Any) -> Any | None:
+    from stable_baselines3.common.vec_env import VecEnvWrapper
+
+    return venv.venv if isinstance(venv, VecEnvWrapper) else None
+
+
+def venv_state(venv: Any) -> dict[str, Any]:
+    """The state of a training vector env, layer by layer, for ``restore_venv``.
+
+    Exact for a batched env with ``get_state`` (QA's) and for a ``DummyVecEnv`` (every
+    wrapper of every env: the monitor's running episode, the scheme's per-episode state,
+    the env's own ``get_state``). In a ``SubprocVecEnv`` only each env's own
+    ``get_state`` is reached (through ``env_method``): the wrappers around it in the
+    worker start afresh, so an episode under way has a monitor that missed its start.
+    """
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    fields = _wrapper_fields()
+    layers = _layers(venv, _vec_inner)
+    base = layers[-1]
+    state: dict[str, Any] = {
+        "kind": type(base).__name__,
+        "vec_layers": [_layer_state(layer, fields) for layer in layers],
+    }
+    if isinstance(base, DummyVecEnv):
+        state["envs"] = [
+            [_layer_state(layer, fields) for layer in _layers(env, _gym_inner)] for env in base.envs
+        ]
+    elif state["vec_layers"][-1] is None:  # a subprocess vector env: each env's own state
+        try:
+            state["env_states"] = base.env_method("get_state")
+        except AttributeError:
+            state["env_states"] = None
+    return state
+
+
+def restore_venv(venv: Any, state: Mapping[str, Any]) -> None:
+    """Put a freshly built vector env (the same config) in the state ``venv_state`` saw.
+
+    The env is reset first, so that every layer nobody records is ready to step.
+    """
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    layers = _layers(venv, _vec_inner)
+    base = layers[-1]
+    if state.get("kind") != type(base).__name__ or len(state["vec_layers"]) != len(layers):
+        raise ResumeError(
+            f"the run state holds a {state.get('kind')} vector env, the run builds a "
+            f"{type(base).__name__}; accepted: the same config, or resume=false"
+        )
+    venv.reset()
+    for layer, saved in zip(layers, state["vec_layers"], strict=True):
+        _restore_layer(layer, saved)
+    if isinstance(base, DummyVecEnv):
+        for env, saved_env in zip(base.envs, state["envs"], strict=True):
+            for layer, saved in zip(_layers(env, _gym_inner), saved_env, strict=True):
+                _restore_layer(layer, saved)
+    elif state.get("env_states") is not None:
+        for i, saved in enumerate(state["env_states"]):
+            base.env_method("set_state", saved, indices=[i])

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from incentives.behaviour import Behaviour
 from incentives.domain import Domain, RunExtension
 from incentives.run.build import (
@@ -40,9 +42,15 @@ from incentives.run.resume import (
     Checkpoint,
     ResumeError,
     config_difference,
+    generator_states,
+    read_run_state,
     restart_folder,
+    restore_generators,
+    restore_venv,
     set_aside_logs,
     truncate_logs,
+    venv_state,
+    write_run_state,
 )
 from incentives.run.summary import git_revision, package_versions, write_json
 from incentives.signal import ExplicitSignal
@@ -108,25 +116,47 @@ def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
 
 
 def plan_run(config: dict[str, Any]) -> Plan:
-    """The run's plan; a ``ValueError`` naming the first setting that cannot be used."""
-    from agents.ppo import policy_setup
+    """The run's plan, every setting checked before anything is written.
 
-    schedule = phases(config)
-    policy_setup(config["agent"])
-    env_cfg, agent_cfg = config["env"], config["agent"]
-    if env_cfg.get("needs_masks") and agent_cfg.get("algo") != "maskable_ppo":
-        raise ConfigError(
-            f"env {env_cfg['name']!r} needs an agent that plays legal moves only; accepted: "
-            f"agent=maskable_ppo (not agent.algo={agent_cfg.get('algo')!r})"
-        )
-    domain = env_domain(env_cfg)
+    First the schema (``incentives.run.schema``: every key known, every value of its kind
+    and range), then the classes that own a rule: the env (built once, ``env.kwargs``),
+    the schemes (``reward``, ``warmup``), the agent's builder, the domain's extension.
+    Any ``ValueError`` here is the user's: it leaves as a one-line ``ConfigError``.
+    """
+    from agents.ppo import policy_setup
+    from incentives.errors import UserError
+    from incentives.run.build import check_env
+    from incentives.run.schema import check
+
+    try:
+        check(config)
+        env_cfg, agent_cfg = config["env"], config["agent"]
+        if int(agent_cfg["n_steps"]) * int(env_cfg["n_envs"]) < 2:
+            raise ConfigError(
+                f"agent.n_steps={agent_cfg['n_steps']!r}; accepted: n_steps x env.n_envs "
+                f"(={env_cfg['n_envs']}) of at least 2"
+            )
+        check_env(env_cfg)
+        schedule = phases(config)
+        policy_setup(agent_cfg)
+        if env_cfg.get("needs_masks") and agent_cfg.get("algo") != "maskable_ppo":
+            raise ConfigError(
+                f"env {env_cfg['name']!r} needs an agent that plays legal moves only; "
+                f"accepted: agent=maskable_ppo (not agent.algo={agent_cfg.get('algo')!r})"
+            )
+        domain = env_domain(env_cfg)
+        extension = domain.run_extension(config)
+    except UserError:
+        raise
+    except ValueError as error:  # a class's check of a setting: the user's to fix
+        raise ConfigError(str(error)) from error
     return Plan(
         config=config,
         schedule=schedule,
         domain=domain,
-        extension=domain.run_extension(config),
+        extension=extension,
         seed=int(config["seed"]),
-        checkpoint_every=int(config.get("checkpoint", {}).get("every", 0)),
+        checkpoint_every=int(config["checkpoint"]["every"]),
     )
 
 
@@ -156,6 +186,8 @@ def claim_folder(
                 f"{run_dir} holds a finished run of another config ({changed}); accepted: "
                 "the same config, or resume=false to start over in a new folder"
             )
+        for left in run_dir.glob("checkpoint*"):  # killed before it removed them
+            left.unlink(missing_ok=True)
         return run_dir, None, {**summary, "already_finished": True}
     checkpoint = Checkpoint.load(run_dir)
     if checkpoint is not None:
@@ -178,6 +210,8 @@ def build(plan: Plan, run_dir: Path, checkpoint: Checkpoint | None) -> Trainer:
     from agents.callbacks import IncentiveLogger
 
     env_cfg = plan.config["env"]
+    # read before anything changes: an unreadable state leaves the folder as it is
+    state = read_run_state(run_dir / checkpoint.state) if checkpoint and checkpoint.state else None
     set_random_seed(plan.seed)
     started = time.perf_counter()
     first = checkpoint.phase if checkpoint else 0
@@ -206,10 +240,63 @@ def build(plan: Plan, run_dir: Path, checkpoint: Checkpoint | None) -> Trainer:
         progress=progress,
         started=started,
     )
+    if state is not None:  # before the callbacks first see the envs
+        _restore_run_state(trainer, state)
     trainer.callbacks = _callbacks(trainer)
     if checkpoint is None:
         _tensorboard_layout(trainer)
+    if state is not None:  # last: nothing may draw a random number after this
+        restore_generators(state["generators"])
     return trainer
+
+
+#: What the agent carries from one rollout to the next besides its weights and optimizer
+#: (saved in its zip): the observation and episode starts the next rollout begins from.
+_MODEL_STATE = (
+    "_last_obs",
+    "_last_episode_starts",
+    "_last_original_obs",
+    "ep_info_buffer",
+    "ep_success_buffer",
+    "_episode_num",
+    "_n_updates",
+    "_current_progress_remaining",
+)
+
+
+def _pending_logs(logger: Any) -> dict[str, Any]:
+    """Values recorded but not yet written (an update's ``train/*``), the plain ones."""
+    plain = (bool, int, float, str, np.number)
+    kept = {k: v for k, v in logger.name_to_value.items() if isinstance(v, plain)}
+    return {
+        "values": kept,
+        "counts": {k: logger.name_to_count[k] for k in kept if k in logger.name_to_count},
+        "excluded": {k: logger.name_to_excluded[k] for k in kept if k in logger.name_to_excluded},
+    }
+
+
+def _run_state(trainer: Trainer) -> dict[str, Any]:
+    """What the rest of the run depends on besides the model: see ``incentives.run.resume``."""
+    model = trainer.model
+    return {
+        "generators": generator_states(),
+        "venv": venv_state(trainer.venv),
+        "model": {name: getattr(model, name, None) for name in _MODEL_STATE},
+        "tally": trainer.logger.tally,
+        "logs": _pending_logs(model.logger),
+    }
+
+
+def _restore_run_state(trainer: Trainer, state: dict[str, Any]) -> None:
+    """Put the envs, the agent's rollout state, the tally and the pending logs back."""
+    restore_venv(trainer.venv, state["venv"])
+    for name, value in state["model"].items():
+        setattr(trainer.model, name, value)
+    trainer.logger.tally = state["tally"]
+    logger, logs = trainer.model.logger, state["logs"]
+    logger.name_to_value.update(logs["values"])
+    logger.name_to_count.update(logs["counts"])
+    logger.name_to_excluded.update(logs["excluded"])
 
 
 def _agent(plan: Plan, run_dir: Path, checkpoint: Checkpoint | None, venv: Any) -> Any:
@@ -265,11 +352,11 @@ def _callbacks(trainer: Trainer) -> list[Any]:
         lambda model: save_checkpoint(trainer),
         int(trainer.model.num_timesteps),
     )
-    callbacks = [
+    callbacks = [  # the checkpointer first: see ``Checkpointer``
+        checkpointer,
         *trainer.plan.extension.callbacks(),
         trainer.logger,
         trainer.evaluation,
-        checkpointer,
     ]
     for callback in callbacks:
         callback.init_callback(trainer.model)
@@ -317,14 +404,15 @@ def run_phases(trainer: Trainer) -> None:
 
 
 def save_checkpoint(trainer: Trainer) -> None:
-    """Save the model and where the run stands; the previous checkpoint goes."""
+    """Save the model, the run state and where the run stands, ``checkpoint.json`` last;
+    the previous checkpoint goes once the new one is complete."""
     model = trainer.model
-    model.logger.record("time/total_timesteps", model.num_timesteps, exclude="tensorboard")
-    model.logger.dump(model.num_timesteps)
-    name = f"checkpoint-{model.num_timesteps}.zip"
-    model.save(trainer.run_dir / name)
+    name = f"checkpoint-{model.num_timesteps}"
+    model.save(trainer.run_dir / f"{name}.zip")
+    write_run_state(trainer.run_dir / f"{name}.state", _run_state(trainer))
     Checkpoint(
-        model=name,
+        model=f"{name}.zip",
+        state=f"{name}.state",
         num_timesteps=int(model.num_timesteps),
         phase=trainer.progress.phase,
         phase_start=trainer.progress.phase_start,

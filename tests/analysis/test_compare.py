@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -157,8 +158,105 @@ def test_real_sweep_two_schemes_three_seeds(tmp_path: Path) -> None:
     )
     assert shown.returncode == 0, shown.stderr
     assert "hedging_grid" in shown.stdout and "binary" in shown.stdout
+    table = [line for line in shown.stdout.splitlines() if not line.startswith("wrote")]
+    assert max(len(line) for line in table) <= 100  # off a terminal: 100 columns
     rows = (sweep / "comparison.csv").read_text().splitlines()
     assert [r.split(",")[:2] for r in rows[1:]] == [["binary", "3"], ["hedging_grid", "3"]]
     for name in ("comparison.md", "curve_explicit_return.png", "answered_by_p.png"):
         assert (sweep / name).is_file(), name
         assert str(sweep / name) in shown.stdout.replace("\n", "")
+
+
+def test_running_runs_are_left_out_and_listed_as_running(tmp_path: Path) -> None:
+    from tests.run.test_run_folder import hold
+
+    fake_run(tmp_path, "grid/s0", reward="hedging_grid", seed=0, t_hat=0.7)
+    writing = fake_run(tmp_path, "grid/s1", reward="hedging_grid", seed=1, t_hat=0.9)
+    crashed = fake_run(tmp_path, "grid/s2", reward="hedging_grid", seed=2, t_hat=0, finished=False)
+    child = hold(writing)  # a process writes grid/s1 (its summary.json may be half-new)
+    try:
+        comparison = Comparison(tmp_path)
+        assert [r.path for r in comparison.running] == [writing]
+        assert [r.path for r in comparison.unfinished] == [crashed]
+        assert [len(r) for r in comparison.groups.values()] == [1]
+        done = subprocess.run(
+            [sys.executable, "-m", "incentives.analysis.compare", str(tmp_path)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        child.kill()
+        child.wait()
+    assert done.returncode == 0, done.stderr
+    assert f"left out, running (process {child.pid}): {writing}" in done.stdout
+    assert f"left out, no summary.json (crashed or stopped): {crashed}" in done.stdout
+    md = (tmp_path / "comparison.md").read_text()
+    assert f"Left out, running (being written by a process):\n\n- `{writing}`" in md
+    assert "| hedging_grid | 1 |" in md
+    assert Comparison(tmp_path).running == []  # the writer is gone: s1 counts again
+
+
+def test_only_running_runs_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from tests.run.test_run_folder import hold
+
+    child = hold(fake_run(tmp_path, "grid/s0", reward="hedging_grid", seed=0, t_hat=0.7))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "incentives.analysis.compare", str(tmp_path)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        child.kill()
+        child.wait()
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "holds no finished run (1 still running)" in lines[0]
+
+
+def rendered(comparison: Comparison, width: int) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO())
+    for table in comparison.tables(width):
+        console.print(table)
+    return console.export_text()
+
+
+@pytest.mark.parametrize(
+    ("groups", "seeds", "layout"),
+    [(2, 3, "transposed"), (4, 1, None), (6, 3, "split")],
+)
+def test_table_reads_in_100_columns(
+    tmp_path: Path, groups: int, seeds: int, layout: str | None
+) -> None:
+    """No line wider than the terminal, and no number cut or wrapped."""
+    rewards = ["binary", "hedging_grid", "confidence_target"]
+    for g in range(groups):
+        for seed in range(seeds):
+            fake_run(
+                tmp_path, f"g{g}/s{seed}", reward=rewards[g % 3], seed=seed,
+                t_hat=0.7 + g / 100 + seed / 50, size=["small", "base"][g // 3],
+            )  # fmt: skip
+    comparison = Comparison(tmp_path)
+    assert len(comparison.groups) == groups
+    text = rendered(comparison, 100)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    tables = comparison.tables(100)
+    if layout is not None:
+        assert (len(tables) > 1) == (layout == "split")
+    _, rows = comparison.cells()
+    for cells in rows.values():
+        for cell in cells:
+            assert cell in text, cell
+    if layout == "split":
+        for label in rows:  # whole labels: they fit in 40 columns
+            assert label in text
+    assert len(rendered(comparison, 1000).splitlines()) < len(text.splitlines())  # wide fits
+
+
+def test_compare_console_is_the_terminal_or_100_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from incentives.analysis.compare import terminal_console
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert terminal_console().width == 100  # pytest's output is not a terminal
+    monkeypatch.setenv("COLUMNS", "77")
+    assert terminal_console().width == 77

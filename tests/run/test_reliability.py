@@ -247,7 +247,8 @@ def test_resume_in_the_second_phase_ends_where_an_uninterrupted_run_does(
 def test_crash_after_the_last_checkpoint_still_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A checkpoint on the final rollout, then a crash before summary.json."""
+    """A checkpoint at the final rollout's start, then a crash writing summary.json: the
+    old summary is untouched, and the run finishes from the checkpoint."""
     from incentives.run import train as training
 
     config = _compose(*TINY, "checkpoint.every=512")
@@ -256,8 +257,10 @@ def test_crash_after_the_last_checkpoint_still_finishes(
         training.train(config, tmp_path)
     monkeypatch.undo()
     checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert checkpoint["num_timesteps"] == 2048 - 512  # the last rollout's start
     summary = training.train(config, tmp_path)
-    assert summary["timesteps"] == checkpoint["num_timesteps"]
+    assert summary["resumed_from"] == checkpoint["num_timesteps"]
+    assert summary["timesteps"] == 2048
     assert (tmp_path / "summary.json").is_file()
 
 

@@ -33,4 +33,5 @@ DOMAIN = Domain(
     description="single-agent chess against a fixed opponent, rewarded at the game's end",
     behaviour="incentives.domains.chess.behaviour:ChessBehaviour",
     extension="incentives.domains.chess.extension:ChessRunExtension",
+    env_settings="incentives.domains.chess.settings:ENV_SETTINGS",
 )

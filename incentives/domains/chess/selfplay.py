@@ -291,15 +291,25 @@ class PolicyOpponent(RandomOpponent):
         self.maskable = False
 
     def _load(self) -> Any:
+        import random
+
+        import torch
         from sb3_contrib import MaskablePPO
         from stable_baselines3 import PPO
 
+        # SB3's load seeds python's, numpy's and torch's generators with the saved agent's
+        # seed: put them back, so that when a snapshot is loaded changes nothing else.
+        states = random.getstate(), np.random.get_state(), torch.get_rng_state()  # noqa: NPY002
         try:
             self.model = MaskablePPO.load(self.path, device=self.device)
             self.maskable = True
         except (KeyError, ValueError, TypeError):
             self.model = PPO.load(self.path, device=self.device)
             self.maskable = False
+        finally:
+            random.setstate(states[0])
+            np.random.set_state(states[1])  # noqa: NPY002
+            torch.set_rng_state(states[2])
         return self.model
 
     def choose(self, board: chess.Board, moves: list[chess.Move]) -> chess.Move:
@@ -395,6 +405,22 @@ class PoolOpponent:
         """The move of this game's opponent."""
         playing = self._playing if self._playing is not None else self._resume()
         return playing.choose(board, moves)
+
+    def get_state(self, env_rng: np.random.Generator) -> dict[str, Any]:
+        """This game's opponent and the random one's generator (None: the env's), for an
+        exact resume; a snapshot playing draws from the same generator."""
+        return {
+            "random": self.random.get_state(env_rng),
+            "current": self.current,
+            "current_member": self.current_member,
+        }
+
+    def set_state(self, state: Mapping[str, Any], env_rng: np.random.Generator) -> None:
+        """Continue from a ``get_state``: the same member plays on (loaded at its next move,
+        as after unpickling), drawing from the same generator."""
+        self.random.set_state(state["random"], env_rng)
+        self.current, self.current_member = state["current"], state["current_member"]
+        self._playing = self.random if self.current_member is None else None
 
     def _resume(self) -> Opponent:
         """The game's opponent again after unpickling (random if its snapshot is gone)."""

@@ -1,0 +1,39 @@
+"""Next-token prediction as a weak incentive: the text domain.
+
+A generated corpus of task families (``envs.text``) is the data; a scheme (``schemes``)
+says which tokens the learner maximises the likelihood of, and with what weight; the
+behaviour (``behaviour``) is each family's skill on held-out items, held-out
+compositions and in-context induction, measured by exact match and by continuous
+measures side by side; ``evaluation`` turns a model's scores into those views. The
+learner is ``agents.lm``, trained by ``incentives.run.text``.
+"""
+
+from incentives.domain import Domain
+from incentives.domains.text.schemes import (
+    AnswerOnly,
+    AnswerOnlySignal,
+    AnswerWeighted,
+    AnswerWeightedSignal,
+    NextToken,
+    NextTokenSignal,
+    TextScheme,
+    TextSignal,
+)
+
+__all__ = [
+    "DOMAIN",
+    "AnswerOnly",
+    "AnswerOnlySignal",
+    "AnswerWeighted",
+    "AnswerWeightedSignal",
+    "NextToken",
+    "NextTokenSignal",
+    "TextScheme",
+    "TextSignal",
+]
+
+DOMAIN = Domain(
+    name="text",
+    description="next-token prediction on a generated corpus of task families",
+    behaviour="incentives.domains.text.behaviour:TextBehaviour",
+)

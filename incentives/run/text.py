@@ -1,0 +1,593 @@
+"""One run of the text domain, start to finish: a language model trained on the corpus.
+
+``train_text(config, run_dir)`` tells the same story as ``incentives.run.train`` with a
+supervised learner in place of PPO (``agents.lm``), and writes the same run folder:
+
+1. **plan**: check every key (the common ones, the LM agent's ``AGENT_SETTINGS``), the
+   reward phases (text schemes only) and the corpus (``env.kwargs``), before anything
+   is written;
+2. **claim** the run folder (``incentives.run.train.claim_folder``): a finished run is
+   reported, a checkpoint resumed;
+3. **build** the corpus, the model and its optimizer, the held-out and seen-item
+   evaluation sets, the logger (TensorBoard + ``progress.csv``);
+4. train through the reward **phases**: each phase's scheme weighs the tokens
+   (``signal.weights``), batches of windows are drawn from the corpus, one update each;
+   the budget counts tokens (``timesteps`` = tokens trained);
+5. **evaluate** periodically and at the end: held-out items of every family, facts by
+   how often they were seen, held-out compositions (``eval/<name>/*``), and the same
+   measures on items of training documents (``behaviour/*``: the seen-items probe);
+6. **summarise**: ``model.pt`` and ``summary.json`` with the keys of every run.
+
+The three views: ``explicit/return`` is the mean weighted log-likelihood of the tokens
+the scheme selects (nats per unit of weight, the negative of the learner's loss);
+``task/score`` is next-token accuracy over every token; behaviour is each skill.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from incentives.domain import Domain, Setting
+from incentives.run.build import ConfigError, Phase, env_domain, phases
+from incentives.run.resume import Checkpoint, ResumeError, truncate_logs
+from incentives.run.summary import git_revision, package_versions, write_json
+
+__all__ = ["AGENT_SETTINGS", "TextPlan", "is_text_run", "plan_text", "train_text"]
+
+_LM = "agents.lm"
+
+#: The keys of ``agent=lm`` (``conf/agent/lm.yaml``), in place of PPO's.
+AGENT_SETTINGS: dict[str, Setting] = {
+    "agent": Setting("mapping", "the learner: pick one with agent=<option>"),
+    "agent.name": Setting("str", "names the agent config"),
+    "agent.algo": Setting("str", "lm: a causal transformer trained on the text corpus",
+                          choices=("lm",)),  # fmt: skip
+    "agent.size": Setting(
+        "str",
+        "model size preset: tiny (~10k parameters) | small (~108k) | base (~0.8M) | "
+        "large (~3.2M) | xl (~10.7M)",
+        nullable=True,
+        checked_by=_LM,
+    ),
+    "agent.d_model": Setting("int", "width; overrides the preset's", 1, nullable=True),
+    "agent.n_layers": Setting("int", "transformer blocks; override the preset's", 1,
+                              nullable=True),  # fmt: skip
+    "agent.n_heads": Setting("int", "attention heads (divide d_model); override the preset's",
+                             1, nullable=True),  # fmt: skip
+    "agent.context": Setting("int", "tokens the model sees (>= the longest document)", 2, 4096),
+    "agent.device": Setting(
+        "str",
+        "auto: CUDA when present (bf16 autocast there)",
+        pattern=r"auto|cpu|mps|cuda(:\d+)?",
+        accepted_text="auto, cpu, cuda, cuda:<n> or mps",
+    ),
+    "agent.torch_threads": Setting(
+        "int", "torch threads (0 or null: torch's default)", 0, nullable=True, required=False
+    ),
+    "agent.learning_rate": Setting("float", "AdamW's peak step size", 0, 1, exclusive_low=True),
+    "agent.batch_size": Setting("int", "windows of `context` tokens per update", 1),
+    "agent.weight_decay": Setting("float", "AdamW's decoupled weight decay (matrices only)", 0),
+    "agent.lr_warmup": Setting("int", "updates of linear learning-rate warm-up", 0),
+    "agent.lr_schedule": Setting(
+        "str", "after warm-up: cosine decay to 10% at the end, or constant",
+        choices=("cosine", "constant"),
+    ),  # fmt: skip
+    "agent.max_grad_norm": Setting("float", "gradient clipping norm (0: none)", 0),
+    "agent.log_every": Setting("int", "updates between training scalars", 1),
+}
+
+#: The share of ``eval.episodes`` drawn from training documents for ``behaviour/*``.
+_SEEN_SHARE = 0.25
+
+
+def is_text_run(config: Mapping[str, Any]) -> bool:
+    """Whether ``config`` trains the language-model learner (``agent.algo: lm``)."""
+    agent = config.get("agent")
+    return isinstance(agent, Mapping) and agent.get("algo") == "lm"
+
+
+@dataclass(frozen=True)
+class TextPlan:
+    """What a text run will do, every part checked, before it writes anything."""
+
+    config: dict[str, Any]
+    schedule: list[Phase]
+    domain: Domain
+    corpus: Any
+    spec: Any
+    seed: int
+    checkpoint_every: int
+
+
+def plan_text(config: dict[str, Any]) -> TextPlan:
+    """The run's plan: the keys, the reward phases, the corpus and the model's shape."""
+    from agents.lm import lm_spec
+    from envs.text.tokenizer import VOCAB_SIZE
+    from incentives.domains.text.schemes import TextSignal
+    from incentives.errors import UserError
+
+    try:
+        check_text_config(config)
+        schedule = phases(config)
+        for phase in schedule:
+            if not isinstance(phase.signal, TextSignal):
+                raise ConfigError(
+                    f"reward {phase.signal.name!r} is not a text scheme; accepted: "
+                    "next_token, answer_only, answer_weighted (or another TextSignal)"
+                )
+        agent = config["agent"]
+        spec = lm_spec(agent, VOCAB_SIZE, int(agent["context"]))
+        corpus = _corpus(json.dumps(config["env"].get("kwargs") or {}, sort_keys=True))
+        longest = max(corpus.max_document, _longest_evaluation(corpus))
+        if spec.context < longest:
+            raise ConfigError(
+                f"agent.context={spec.context} is shorter than the longest document "
+                f"({longest} tokens); accepted: a context of at least {longest}"
+            )
+        domain = env_domain(config["env"])
+    except UserError:
+        raise
+    except (ValueError, TypeError) as error:  # a class's check of a setting: the user's
+        raise ConfigError(str(error)) from error
+    return TextPlan(
+        config=config,
+        schedule=schedule,
+        domain=domain,
+        corpus=corpus,
+        spec=spec,
+        seed=int(config["seed"]),
+        checkpoint_every=int(config["checkpoint"]["every"]),
+    )
+
+
+def check_text_config(config: Mapping[str, Any]) -> None:
+    """Every key of ``config`` against the common schema with ``AGENT_SETTINGS`` in place
+    of PPO's keys; the first problem raises a one-line ``ConfigError``."""
+    from incentives.run.schema import SETTINGS, unknown_key
+
+    settings = {k: s for k, s in SETTINGS.items() if k.partition(".")[0] != "agent"}
+    settings.update(AGENT_SETTINGS)
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            setting = settings.get(path) or settings.get(f"{prefix}*")
+            if setting is None:
+                raise ConfigError(unknown_key(path, settings))
+            if not setting.accepts(value):
+                raise ConfigError(f"{path}={value!r}; accepted: {setting.accepted()}")
+            if isinstance(value, Mapping) and any(k.startswith(f"{path}.") for k in settings):
+                walk(value, f"{path}.")
+        parent = prefix[:-1]
+        for path, setting in settings.items():
+            above, _, leaf = path.rpartition(".")
+            if above == parent and leaf != "*" and setting.required and leaf not in node:
+                raise ConfigError(f"{path} is missing; accepted: {setting.accepted()}")
+
+    walk(config, "")
+
+
+@functools.lru_cache(maxsize=2)
+def _corpus(kwargs: str) -> Any:
+    """The corpus of ``env.kwargs`` (JSON), built once per process (the CLI plans a run
+    before Hydra starts it)."""
+    from envs.text.corpus import TextCorpus
+
+    return TextCorpus(**json.loads(kwargs))
+
+
+def _longest_evaluation(corpus: Any) -> int:
+    """Tokens in the longest document an evaluation may hold (compositions included)."""
+    from envs.text.families import COMPOSITIONS
+
+    rng = np.random.default_rng(0)
+    longest = 0
+    for composition in COMPOSITIONS.values():
+        items = composition.generate(rng, 256, corpus.shape)
+        longest = max(longest, *(len(p) + len(a) + 2 for p, a in zip(*_pa(items), strict=True)))
+    return longest
+
+
+def _pa(items: Any) -> tuple[list[str], list[str]]:
+    return items.prompts, items.answers
+
+
+@dataclass
+class TextProgress:
+    """Where a run stands: its phase, the phase's first token, tokens trained, the last
+    evaluation; with the data order's generator, what a checkpoint records."""
+
+    phase: int = 0
+    phase_start: int = 0
+    timesteps: int = 0
+    eval_last_at: int = 0
+
+
+@dataclass
+class TextTrainer:
+    """The built run: corpus on the device, learner, evaluation sets, logger and clock."""
+
+    plan: TextPlan
+    run_dir: Path
+    checkpoint: Checkpoint | None
+    learner: Any
+    tokens: Any
+    rng: np.random.Generator
+    heldout: Any
+    seen: Any
+    logger: Any
+    progress: TextProgress
+    started: float = field(default_factory=time.perf_counter)
+    checkpointed_at: int = -1
+    weights: Any = None
+    #: Tokens and seconds since the last training scalars (tokens per second).
+    window: list[float] = field(default_factory=lambda: [0.0, time.perf_counter()])
+
+    @property
+    def wall_time_s(self) -> float:
+        """Seconds trained, with those before a resume."""
+        earlier = self.checkpoint.wall_time_s if self.checkpoint else 0.0
+        return earlier + time.perf_counter() - self.started
+
+    @property
+    def tokens_per_update(self) -> int:
+        """Tokens one update trains on: batch x context."""
+        agent = self.plan.config["agent"]
+        return int(agent["batch_size"]) * int(agent["context"])
+
+
+def train_text(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Train the language model through the reward schedule; return the summary."""
+    from incentives.run.train import claim_folder
+
+    plan = plan_text(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir, checkpoint, finished = claim_folder(run_dir, config)
+    if finished is not None:
+        return finished
+    trainer = build(plan, run_dir, checkpoint)
+    run_phases(trainer)
+    if plan.checkpoint_every > 0 and trainer.checkpointed_at != trainer.progress.timesteps:
+        save_checkpoint(trainer)
+    final = evaluate(trainer, final=True)
+    return summarise(trainer, final)
+
+
+def build(plan: TextPlan, run_dir: Path, checkpoint: Checkpoint | None) -> TextTrainer:
+    """The learner (new, or the checkpoint's), the corpus on its device, the evaluation
+    sets and the logger."""
+    import torch
+    from omegaconf import OmegaConf
+    from stable_baselines3.common.logger import configure
+
+    from agents.lm import LMLearner, pick_device
+    from incentives.domains.text.evaluation import EncodedSet
+
+    config, agent = plan.config, plan.config["agent"]
+    threads = agent.get("torch_threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    torch.manual_seed(plan.seed)
+    device = pick_device(str(agent["device"]))
+    per_update = int(agent["batch_size"]) * int(agent["context"])
+    learner = LMLearner(
+        plan.spec,
+        device,
+        learning_rate=float(agent["learning_rate"]),
+        weight_decay=float(agent["weight_decay"]),
+        lr_warmup=int(agent["lr_warmup"]),
+        lr_schedule=str(agent["lr_schedule"]),
+        max_grad_norm=float(agent["max_grad_norm"]),
+        total_updates=sum(math.ceil(p.steps / per_update) for p in plan.schedule),
+    )
+    rng = np.random.default_rng([plan.seed, 11])
+    progress = TextProgress()
+    if checkpoint is not None:
+        progress = _resume(learner, rng, run_dir, checkpoint)
+    else:
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+    corpus, ev = plan.corpus, config["eval"]
+    episodes, seed = int(ev["episodes"]), int(ev["seed"])
+    trainer = TextTrainer(
+        plan=plan,
+        run_dir=run_dir,
+        checkpoint=checkpoint,
+        learner=learner,
+        tokens=torch.from_numpy(corpus.tokens).to(device),
+        rng=rng,
+        heldout=EncodedSet.of(corpus.evaluation_set(episodes, seed)),
+        seen=EncodedSet.of(corpus.training_sample(max(1, int(episodes * _SEEN_SHARE)), seed)),
+        logger=configure(str(run_dir), ["tensorboard", "csv"]),
+        progress=progress,
+        checkpointed_at=checkpoint.num_timesteps if checkpoint else -1,
+    )
+    if checkpoint is None:
+        _tensorboard_layout(trainer)
+    return trainer
+
+
+def _resume(
+    learner: Any, rng: np.random.Generator, run_dir: Path, checkpoint: Checkpoint
+) -> TextProgress:
+    """Load the checkpoint's learner and data order; cut the logs back to its step."""
+    import torch
+
+    path = run_dir / checkpoint.model
+    try:
+        state = torch.load(path, map_location=learner.device, weights_only=False)
+        learner.load_state(state["learner"])
+        rng.bit_generator.state = state["data_order"]
+        torch.set_rng_state(state["torch_rng"])
+    except Exception as error:  # torch raises many kinds for a bad or foreign file
+        raise ResumeError(
+            f"checkpoint {str(path)!r} cannot be loaded ({error}); accepted: resume=false "
+            "to start over in a new folder"
+        ) from None
+    truncate_logs(run_dir, checkpoint.num_timesteps)
+    return TextProgress(
+        phase=checkpoint.phase,
+        phase_start=checkpoint.phase_start,
+        timesteps=checkpoint.num_timesteps,
+        eval_last_at=checkpoint.eval_last_at,
+    )
+
+
+def _tensorboard_layout(trainer: TextTrainer) -> None:
+    """TensorBoard's custom-scalars layout: one chart per headline metric."""
+    from agents.tensorboard import custom_scalars_layout, summary_writer
+
+    writer = summary_writer(trainer.logger)
+    if writer is not None:
+        headline = trainer.plan.domain.behaviour_type().names(headline=True)
+        eval_name = str(trainer.plan.config["eval"]["name"])
+        writer.add_custom_scalars(custom_scalars_layout(headline, eval_name))
+
+
+def run_phases(trainer: TextTrainer) -> None:
+    """Train through the reward phases left: each phase's scheme weighs the corpus's
+    tokens, then updates draw windows until the phase's tokens are trained."""
+    import torch
+
+    plan, progress = trainer.plan, trainer.progress
+    corpus, context = plan.corpus, int(plan.config["agent"]["context"])
+    batch = int(plan.config["agent"]["batch_size"])
+    first, resumed = progress.phase, trainer.checkpoint is not None
+    bar = _progress_bar(trainer)
+    for k in range(first, len(plan.schedule)):
+        phase = plan.schedule[k]
+        if k != first or not resumed:
+            progress.phase_start = progress.timesteps
+        progress.phase = k
+        weights = phase.signal.weights(corpus.family, corpus.answer)  # type: ignore[attr-defined]
+        trainer.weights = torch.from_numpy(weights).to(trainer.learner.device)
+        while progress.timesteps - progress.phase_start < phase.steps:
+            index = torch.from_numpy(corpus.windows(trainer.rng, batch, context + 1))
+            index = index.to(trainer.learner.device)
+            trainer.learner.update(trainer.tokens[index].long(), trainer.weights[index[:, 1:]])
+            progress.timesteps += trainer.tokens_per_update
+            trainer.window[0] += trainer.tokens_per_update
+            if bar is not None:
+                bar.update(trainer.tokens_per_update)
+            _after_update(trainer)
+    if bar is not None:
+        bar.close()
+
+
+def _progress_bar(trainer: TextTrainer) -> Any:
+    if not trainer.plan.config.get("progress_bar", False):
+        return None
+    from tqdm import tqdm
+
+    total = sum(p.steps for p in trainer.plan.schedule)
+    return tqdm(total=total, initial=trainer.progress.timesteps, unit="tok", unit_scale=True)
+
+
+def _after_update(trainer: TextTrainer) -> None:
+    """Training scalars every ``agent.log_every`` updates; a periodic evaluation and a
+    checkpoint when their steps come."""
+    plan, progress, learner = trainer.plan, trainer.progress, trainer.learner
+    every_eval = int(plan.config["eval"]["every"])
+    evaluating = every_eval > 0 and progress.timesteps - progress.eval_last_at >= every_eval
+    if learner.updates % int(plan.config["agent"]["log_every"]) == 0 or evaluating:
+        _log_training(trainer, dump=not evaluating)
+    if evaluating:
+        evaluate(trainer, final=False)
+    if plan.checkpoint_every > 0 and progress.timesteps - max(0, trainer.checkpointed_at) >= (
+        plan.checkpoint_every
+    ):
+        save_checkpoint(trainer)
+
+
+def _log_training(trainer: TextTrainer, dump: bool) -> None:
+    """The explicit return and task score of the training batches since the last call
+    (written now with ``dump``, else with the evaluation's scalars)."""
+    stats = trainer.learner.statistics()
+    logger, now = trainer.logger, time.perf_counter()
+    logger.record("explicit/return", -stats["weighted_nll"])
+    logger.record("task/score", stats["accuracy"])
+    logger.record("train/learning_rate", trainer.learner.rate(trainer.learner.updates - 1))
+    logger.record("train/phase", trainer.progress.phase)
+    logger.record("time/tokens_per_s", trainer.window[0] / max(1e-9, now - trainer.window[1]))
+    logger.record("time/total_timesteps", trainer.progress.timesteps)
+    if dump:
+        logger.dump(trainer.progress.timesteps)
+    trainer.window[:] = [0.0, now]
+
+
+def _measure(trainer: TextTrainer, encoded: Any) -> dict[str, float]:
+    """The three views of ``encoded`` under the phase's scheme: explicit return, task
+    score and the behaviour metrics."""
+    from agents.lm import greedy_answers, token_scores
+    from envs.text.tokenizer import EOS
+    from incentives.domains.text.evaluation import document_events, text_scores
+
+    model, batch = trainer.learner.model, int(trainer.plan.config["eval"]["n_envs"])
+    signal = trainer.plan.schedule[trainer.progress.phase].signal
+    scores = token_scores(model, encoded.documents, batch)
+    generated = greedy_answers(model, encoded.prompts, [len(a) for a in encoded.answers], EOS, batch)
+    behaviour = trainer.plan.domain.behaviour_type()(signal)
+    for event in document_events(encoded, scores, generated):
+        behaviour.add(event)
+    return {**text_scores(encoded, scores, signal), **behaviour.metrics()}  # type: ignore[arg-type]
+
+
+def evaluate(trainer: TextTrainer, final: bool) -> dict[str, float]:
+    """Measure held-out items (``eval/<name>/*``) and seen items (``behaviour/*``); log
+    them at the current step; return the held-out results."""
+    heldout = _measure(trainer, trainer.heldout)
+    seen = _measure(trainer, trainer.seen)
+    logger, name = trainer.logger, str(trainer.plan.config["eval"]["name"])
+    for key, value in heldout.items():
+        logger.record(f"eval/{name}/{key}", value)
+    for key, value in seen.items():
+        if key not in ("explicit_return", "task_score"):
+            logger.record(f"behaviour/{key}", value)
+    logger.record("time/total_timesteps", trainer.progress.timesteps)
+    if not final:
+        logger.dump(trainer.progress.timesteps)
+    trainer.progress.eval_last_at = trainer.progress.timesteps
+    trainer.window[:] = [0.0, time.perf_counter()]  # tokens per second count training only
+    return heldout
+
+
+def save_checkpoint(trainer: TextTrainer) -> None:
+    """Save the learner, the data order and torch's generator, then ``checkpoint.json``;
+    the previous checkpoint goes once the new one is complete."""
+    import torch
+
+    progress = trainer.progress
+    name = f"checkpoint-{progress.timesteps}.pt"
+    tmp = trainer.run_dir / (name + ".tmp")
+    torch.save(
+        {
+            "learner": trainer.learner.state(),
+            "data_order": trainer.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        },
+        tmp,
+    )
+    tmp.replace(trainer.run_dir / name)
+    Checkpoint(
+        model=name,
+        num_timesteps=progress.timesteps,
+        phase=progress.phase,
+        phase_start=progress.phase_start,
+        eval_last_at=progress.eval_last_at,
+        wall_time_s=trainer.wall_time_s,
+        config=trainer.plan.config,
+    ).save(trainer.run_dir)
+    for old in trainer.run_dir.glob("checkpoint-*.pt"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+    trainer.checkpointed_at = progress.timesteps
+
+
+def _scale(trainer: TextTrainer) -> dict[str, Any]:
+    """What the run cost: parameters, tokens trained, compute (their product), time."""
+    import torch
+
+    device = trainer.learner.device
+    parameters = sum(p.numel() for p in trainer.learner.model.parameters())
+    tokens = trainer.progress.timesteps
+    return {
+        "parameters": parameters,
+        "env_steps": tokens,
+        "compute": parameters * tokens,
+        "wall_time_s": round(trainer.wall_time_s, 2),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _record_hparams(
+    trainer: TextTrainer, final: Mapping[str, float], scale: Mapping[str, Any]
+) -> None:
+    """What defines the run, beside its final headline metrics, for TensorBoard's HPARAMS."""
+    from agents.tensorboard import record_hparams
+
+    config, schedule = trainer.plan.config, trainer.plan.schedule
+    signal = schedule[-1].signal
+    eval_name = config["eval"]["name"]
+    agent = config["agent"]
+    spec = trainer.plan.spec
+    headline = trainer.plan.domain.behaviour_type().names(headline=True)
+    record_hparams(
+        trainer.logger,
+        {
+            "experiment": config["experiment_name"],
+            "env": config["env"]["name"],
+            "reward": signal.name,
+            "reward.params": " ".join(f"{k}={v}" for k, v in signal.params().items()) or "none",
+            "warmup": " + ".join(f"{p.signal.name}:{p.steps}" for p in schedule[:-1]) or "none",
+            "budget": schedule[-1].steps,
+            "agent.size": f"{agent.get('size')} d={spec.d_model} L={spec.n_layers}",
+            "parameters": scale["parameters"],
+            "compute": float(scale["compute"]),
+            "device": scale["device"],
+            "seed": trainer.plan.seed,
+        },
+        {
+            f"eval/{eval_name}/{k}": final[k]
+            for k in (*headline, "explicit_return", "task_score")
+            if k in final
+        },
+    )
+
+
+def summarise(trainer: TextTrainer, final: Mapping[str, float]) -> dict[str, Any]:
+    """Record HParams, save ``model.pt``, write ``summary.json``; drop the checkpoints."""
+    import torch
+
+    plan, run_dir = trainer.plan, trainer.run_dir
+    config, schedule = plan.config, plan.schedule
+    signal = schedule[-1].signal
+    scale = _scale(trainer)
+    _record_hparams(trainer, final, scale)
+    trainer.logger.record("time/total_timesteps", trainer.progress.timesteps)
+    trainer.logger.dump(trainer.progress.timesteps)
+    trainer.logger.close()
+    spec = plan.spec
+    torch.save(
+        {"spec": spec.__dict__, "model": trainer.learner.model.state_dict()}, run_dir / "model.pt"
+    )
+    summary = {
+        "experiment": config["experiment_name"],
+        "env": config["env"]["name"],
+        "domain": plan.domain.name,
+        "reward": {"name": signal.name, "params": signal.params()},
+        "seed": plan.seed,
+        "phases": [{"reward": p.signal.name, "steps": p.steps} for p in schedule],
+        "timesteps": trainer.progress.timesteps,
+        "wall_time_s": round(trainer.wall_time_s, 2),
+        "scale": scale,
+        "resumed_from": trainer.checkpoint.num_timesteps if trainer.checkpoint else None,
+        "run_dir": str(run_dir),
+        "explicit_return": final["explicit_return"],
+        "task_score": final["task_score"],
+        "behaviour": {k: v for k, v in final.items() if k not in ("explicit_return", "task_score")},
+        "measures": {
+            "timesteps": "tokens trained (batch x context per update)",
+            "explicit_return": "held-out mean log-likelihood per unit of the scheme's weight "
+            "(nats; the negative of the learner's loss)",
+            "task_score": "held-out next-token accuracy over every token",
+        },
+        "corpus": {"tokens": len(plan.corpus), "documents": len(plan.corpus.doc_starts)},
+        "theory": {},
+        "config": config,
+        "versions": package_versions(),
+        "git_revision": git_revision(),
+    }
+    write_json(run_dir / "summary.json", summary)
+    for old in [*run_dir.glob("checkpoint*")]:
+        old.unlink()
+    return summary
