@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "PRESETS",
     "GPT",
+    "PRESETS",
     "LMLearner",
     "LMSpec",
     "greedy_answers",
@@ -132,11 +132,14 @@ class GPT(nn.Module):
         self.spec = spec
         self.embed = nn.Embedding(spec.vocab_size, spec.d_model)
         self.position = nn.Embedding(spec.context, spec.d_model)
-        self.blocks = nn.ModuleList(_Block(spec.d_model, spec.n_heads) for _ in range(spec.n_layers))
+        self.blocks = nn.ModuleList(
+            _Block(spec.d_model, spec.n_heads) for _ in range(spec.n_layers)
+        )
         self.ln = nn.LayerNorm(spec.d_model)
         self.apply(self._init)
         for block in self.blocks:  # GPT-2's scaled init of the residual projections
-            for layer in (block.proj, block.down):  # type: ignore[union-attr]
+            assert isinstance(block, _Block)
+            for layer in (block.proj, block.down):
                 nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * spec.n_layers))
 
     @staticmethod

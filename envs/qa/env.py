@@ -115,9 +115,8 @@ class QAEnv(gym.Env[Obs, np.int64]):
         For an exact resume: ``set_state`` on a new ``QAEnv`` of the same arguments makes
         it continue as this one does. Plain data (numpy arrays and dicts), picklable.
         """
-        rng = self._np_random
         return {
-            "np_random": None if rng is None else rng.bit_generator.state,
+            "np_random": self.np_random.bit_generator.state,  # made now if never seeded
             "np_random_seed": self._np_random_seed,
             "stream": None if self._stream is None else self._stream.get_state(),
             "question": self._question,
@@ -134,9 +133,8 @@ class QAEnv(gym.Env[Obs, np.int64]):
             >>> env.step(0)[4]["p_star"] == copy.step(0)[4]["p_star"]
             True
         """
-        if state["np_random"] is not None:
-            self.np_random.bit_generator.state = state["np_random"]
-            self._np_random_seed = state["np_random_seed"]
+        self.np_random.bit_generator.state = state["np_random"]
+        self._np_random_seed = state["np_random_seed"]
         self._stream = None
         if state["stream"] is not None:
             self._stream = QuestionStream(self.generator, state["stream"]["seed"])

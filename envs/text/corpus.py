@@ -191,9 +191,7 @@ class TextCorpus:
         """Tokens in the corpus."""
         return len(self.tokens)
 
-    def windows(
-        self, rng: np.random.Generator, batch: int, length: int
-    ) -> npt.NDArray[np.int64]:
+    def windows(self, rng: np.random.Generator, batch: int, length: int) -> npt.NDArray[np.int64]:
         """Indices of ``batch`` windows of ``length`` tokens, each starting at a document
         (so a held-out document scored from position 0 looks like training)."""
         usable = np.searchsorted(self.doc_starts, len(self.tokens) - length, side="right")

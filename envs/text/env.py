@@ -35,7 +35,7 @@ __all__ = ["TextEnv"]
 class TextEnv(gym.Env[npt.NDArray[np.int64], int]):
     """Predict each next token of a corpus document; ``corpus`` knobs as ``TextCorpus``."""
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium style
 
     def __init__(self, context: int = 64, **corpus: Any) -> None:
         if isinstance(context, bool) or not isinstance(context, int) or context < 1:
@@ -43,7 +43,7 @@ class TextEnv(gym.Env[npt.NDArray[np.int64], int]):
         self.corpus = TextCorpus(**corpus)
         self.context = context
         self.observation_space = gym.spaces.MultiDiscrete(np.full(context, VOCAB_SIZE))
-        self.action_space = gym.spaces.Discrete(VOCAB_SIZE)
+        self.action_space = gym.spaces.Discrete(VOCAB_SIZE)  # type: ignore[assignment]
         self._start = self._end = self._at = 0
         self._answers: list[bool] = []
 

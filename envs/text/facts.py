@@ -50,11 +50,9 @@ def _names(rng: np.random.Generator, n: int, length: int) -> list[str]:
     """``n`` distinct random consonant-vowel names of ``length`` letters."""
     consonants, vowels = "bdfgklmnprstvz", "aeiou"
     names: set[str] = set()
-    out = []
+    out: list[str] = []
     while len(out) < n:
-        name = "".join(
-            rng.choice(list(vowels if k % 2 else consonants)) for k in range(length)
-        )
+        name = "".join(rng.choice(list(vowels if k % 2 else consonants)) for k in range(length))
         if name not in names:
             names.add(name)
             out.append(name)
@@ -89,7 +87,7 @@ class KnowledgeBase:
             self.answers.append(values[relation][int(rng.integers(_VALUES))])
         self.exponent = float(exponent)
         self.never = np.zeros(facts, dtype=bool)
-        self.never[rng.permutation(facts)[: int(round(never_share * facts))]] = True
+        self.never[rng.permutation(facts)[: round(never_share * facts)]] = True
         self.rank = np.empty(facts, dtype=np.int64)
         self.rank[~self.never] = rng.permutation(int((~self.never).sum()))
         self.rank[self.never] = -1

@@ -22,7 +22,10 @@ from incentives.behaviour import Behaviour
 __all__ = ["AXES", "SIZE_KEYS", "Point", "curves", "emergence_metrics", "scale_of"]
 
 #: Config keys that set the network's size: pooled into one line, spread along the x-axis.
-SIZE_KEYS = ("agent.size", "agent.layers", "agent.channels", "agent.blocks")
+SIZE_KEYS = (
+    "agent.size", "agent.layers", "agent.channels", "agent.blocks", "agent.d_model",
+    "agent.n_layers", "agent.n_heads",
+)  # fmt: skip
 Axis = Literal["parameters", "compute"]
 #: The x-axes: what each pools into one line besides the network size.
 AXES: dict[Axis, tuple[str, ...]] = {"parameters": SIZE_KEYS, "compute": (*SIZE_KEYS, "budget")}

@@ -236,6 +236,7 @@ def config_problem(args: list[str]) -> str | None:
     from hydra.errors import HydraException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
+    from incentives.run.text import is_text_run, plan_text
     from incentives.run.train import plan_run
 
     if any(arg.startswith("-") and arg not in _RUN_FLAGS for arg in args):
@@ -272,7 +273,8 @@ def config_problem(args: list[str]) -> str | None:
         reason = str(error).splitlines()[0]
         return f"{key} cannot be resolved ({reason}); accepted: a value, or ${{key}} of a key"
     try:
-        plan_run(config)  # type: ignore[arg-type]
+        plan = plan_text if is_text_run(config) else plan_run  # type: ignore[arg-type]
+        plan(config)  # type: ignore[arg-type]
     except Exception as error:
         if user_fixable(error):
             if os.environ.get("INCENTIVES_DEBUG"):

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from incentives.errors import UserError
+
 __all__ = [
     "RUN_STATE_VERSION",
     "Checkpoint",
@@ -51,7 +53,7 @@ CHECKPOINT = "checkpoint.json"
 RUN_STATE_VERSION = 1
 
 
-class ResumeError(ValueError):
+class ResumeError(UserError):
     """A checkpoint that cannot be used; the CLI prints it as one line and exits 2."""
 
 

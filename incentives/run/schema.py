@@ -38,6 +38,7 @@ from incentives.domain import Setting
 from incentives.errors import UserError
 
 __all__ = [
+    "AGENT_SETTINGS",
     "SETTINGS",
     "ConfigError",
     "check",
@@ -155,9 +156,13 @@ SETTINGS: dict[str, Setting] = {
     "reward": Setting("mapping", "the reward scheme: pick one with reward=<option>"),
     "reward.name": Setting("str", "the scheme's registered name", checked_by="the registry"),
     "reward.*": Setting("any", "the scheme's parameters", nullable=True, checked_by="the scheme"),
+}
+
+#: The keys of each kind of learner (``agent.algo``), in place of one another.
+_PPO: dict[str, Setting] = {
     "agent": Setting("mapping", "the learner: pick one with agent=<option>"),
     "agent.name": Setting("str", "names the agent config"),
-    "agent.algo": Setting("str", "ppo | maskable_ppo", checked_by=_AGENT),
+    "agent.algo": Setting("str", "ppo | maskable_ppo | lm", checked_by="the schema"),
     "agent.policy": Setting(
         "str", "mlp | chess_mlp | chess_resnet", nullable=True, checked_by=_AGENT
     ),
@@ -208,6 +213,52 @@ SETTINGS: dict[str, Setting] = {
     "agent.vf_coef": Setting("float", "value loss coefficient", 0),
     "agent.max_grad_norm": Setting("float", "gradient clipping norm", 0, exclusive_low=True),
 }
+_LM = "agents.lm"
+_LANGUAGE_MODEL: dict[str, Setting] = {
+    "agent": Setting("mapping", "the learner: pick one with agent=<option>"),
+    "agent.name": Setting("str", "names the agent config"),
+    "agent.algo": Setting(
+        "str", "lm: a causal transformer trained on the text corpus", choices=("lm",)
+    ),
+    "agent.size": Setting(
+        "str",
+        "model size preset: tiny (~10k parameters) | small (~108k) | base (~0.8M) | "
+        "large (~3.2M) | xl (~10.7M)",
+        nullable=True,
+        checked_by=_LM,
+    ),
+    "agent.d_model": Setting("int", "width; overrides the preset's", 1, nullable=True),
+    "agent.n_layers": Setting("int", "transformer blocks; override the preset's", 1, nullable=True),
+    "agent.n_heads": Setting(
+        "int", "attention heads (divide d_model); override the preset's", 1, nullable=True
+    ),
+    "agent.context": Setting("int", "tokens the model sees (>= the longest document)", 2, 4096),
+    "agent.device": Setting(
+        "str",
+        "auto: CUDA when present (bf16 autocast there)",
+        pattern=r"auto|cpu|mps|cuda(:\d+)?",
+        accepted_text="auto, cpu, cuda, cuda:<n> or mps",
+    ),
+    "agent.torch_threads": Setting(
+        "int", "torch threads (0 or null: torch's default)", 0, nullable=True, required=False
+    ),
+    "agent.learning_rate": Setting("float", "AdamW's peak step size", 0, 1, exclusive_low=True),
+    "agent.batch_size": Setting("int", "windows of `context` tokens per update", 1),
+    "agent.weight_decay": Setting("float", "AdamW's decoupled weight decay (matrices only)", 0),
+    "agent.lr_warmup": Setting("int", "updates of linear learning-rate warm-up", 0),
+    "agent.lr_schedule": Setting(
+        "str",
+        "after warm-up: cosine decay to 10% at the end, or constant",
+        choices=("cosine", "constant"),
+    ),
+    "agent.max_grad_norm": Setting("float", "gradient clipping norm (0: none)", 0),
+    "agent.log_every": Setting("int", "updates between training scalars", 1),
+}
+AGENT_SETTINGS: dict[str, dict[str, Setting]] = {
+    "ppo": _PPO,
+    "maskable_ppo": _PPO,
+    "lm": _LANGUAGE_MODEL,
+}
 
 
 def _value(value: Any) -> str:
@@ -240,26 +291,28 @@ def _closest(leaf: str, keys: list[str]) -> list[str]:
     return [key for name in names for key in by_leaf[name]][:3]
 
 
-def check(
-    config: Mapping[str, Any],
-    domain_settings: Mapping[str, Setting] | None = None,
-    agent_settings: Mapping[str, Setting] | None = None,
-) -> None:
+def check(config: Mapping[str, Any], domain_settings: Mapping[str, Setting] | None = None) -> None:
     """Check every key and value of ``config`` against the schema; the first problem
     raises a one-line :class:`ConfigError`.
 
-    ``domain_settings`` are the env keys that the config's domain adds (``env.domain``);
-    by default they are looked up in the registry. ``agent_settings`` (keys ``agent``
-    and ``agent.<key>``) replace PPO's for a learner of another kind.
+    The ``agent`` keys are those of its kind of learner (``agent.algo``);
+    ``domain_settings`` are the env keys that the config's domain adds (``env.domain``),
+    by default looked up in the registry.
     """
     if domain_settings is None:
         domain_settings = _domain_settings(config)
-    settings = dict(SETTINGS)
-    if agent_settings is not None:
-        settings = {k: v for k, v in settings.items() if k.partition(".")[0] != "agent"}
-        settings.update(agent_settings)
+    settings = {**SETTINGS, **_agent_settings(config)}
     settings.update({f"env.{key}": s for key, s in domain_settings.items()})
     _walk(config, "", settings)
+
+
+def _agent_settings(config: Mapping[str, Any]) -> dict[str, Setting]:
+    """The agent keys of the config's kind of learner (PPO's when it names none)."""
+    agent = config.get("agent")
+    algo = agent.get("algo", "ppo") if isinstance(agent, Mapping) else "ppo"
+    if algo not in AGENT_SETTINGS:
+        raise ConfigError(f"agent.algo={_value(algo)}; accepted: {', '.join(AGENT_SETTINGS)}")
+    return AGENT_SETTINGS[algo]
 
 
 def _domain_settings(config: Mapping[str, Any]) -> dict[str, Setting]:
@@ -353,6 +406,12 @@ def describe(width: int = 100) -> str:
 
     for key, setting in SETTINGS.items():
         add(key, setting)
+    for algo, settings in AGENT_SETTINGS.items():
+        if algo == "maskable_ppo":
+            continue  # PPO's keys
+        lines += ["", f"Agent keys of agent.algo={algo}{' (and maskable_ppo)' * (algo == 'ppo')}:"]
+        for key, setting in settings.items():
+            add(key, setting)
     for name in domain_names():
         extra = load_domain(name).settings()
         if extra:

@@ -40,7 +40,7 @@ def package_versions() -> dict[str, str | None]:
 
 def git_revision() -> str | None:
     """The git commit of the checkout this code runs from, if it runs from one."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return None
     try:

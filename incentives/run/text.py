@@ -3,7 +3,7 @@
 ``train_text(config, run_dir)`` tells the same story as ``incentives.run.train`` with a
 supervised learner in place of PPO (``agents.lm``), and writes the same run folder:
 
-1. **plan**: check every key (the common ones, the LM agent's ``AGENT_SETTINGS``), the
+1. **plan**: check every key against the schema (``agent.algo: lm``'s keys), the
    reward phases (text schemes only) and the corpus (``env.kwargs``), before anything
    is written;
 2. **claim** the run folder (``incentives.run.train.claim_folder``): a finished run is
@@ -25,7 +25,6 @@ the scheme selects (nats per unit of weight, the negative of the learner's loss)
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import time
@@ -36,54 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from incentives.domain import Domain, Setting
+from incentives.domain import Domain
 from incentives.run.build import ConfigError, Phase, env_domain, phases
 from incentives.run.resume import Checkpoint, ResumeError, truncate_logs
+from incentives.run.schema import check
 from incentives.run.summary import git_revision, package_versions, write_json
 
-__all__ = ["AGENT_SETTINGS", "TextPlan", "is_text_run", "plan_text", "train_text"]
+__all__ = ["TextPlan", "is_text_run", "plan_text", "train_text"]
 
-_LM = "agents.lm"
-
-#: The keys of ``agent=lm`` (``conf/agent/lm.yaml``), in place of PPO's.
-AGENT_SETTINGS: dict[str, Setting] = {
-    "agent": Setting("mapping", "the learner: pick one with agent=<option>"),
-    "agent.name": Setting("str", "names the agent config"),
-    "agent.algo": Setting("str", "lm: a causal transformer trained on the text corpus",
-                          choices=("lm",)),  # fmt: skip
-    "agent.size": Setting(
-        "str",
-        "model size preset: tiny (~10k parameters) | small (~108k) | base (~0.8M) | "
-        "large (~3.2M) | xl (~10.7M)",
-        nullable=True,
-        checked_by=_LM,
-    ),
-    "agent.d_model": Setting("int", "width; overrides the preset's", 1, nullable=True),
-    "agent.n_layers": Setting("int", "transformer blocks; override the preset's", 1,
-                              nullable=True),  # fmt: skip
-    "agent.n_heads": Setting("int", "attention heads (divide d_model); override the preset's",
-                             1, nullable=True),  # fmt: skip
-    "agent.context": Setting("int", "tokens the model sees (>= the longest document)", 2, 4096),
-    "agent.device": Setting(
-        "str",
-        "auto: CUDA when present (bf16 autocast there)",
-        pattern=r"auto|cpu|mps|cuda(:\d+)?",
-        accepted_text="auto, cpu, cuda, cuda:<n> or mps",
-    ),
-    "agent.torch_threads": Setting(
-        "int", "torch threads (0 or null: torch's default)", 0, nullable=True, required=False
-    ),
-    "agent.learning_rate": Setting("float", "AdamW's peak step size", 0, 1, exclusive_low=True),
-    "agent.batch_size": Setting("int", "windows of `context` tokens per update", 1),
-    "agent.weight_decay": Setting("float", "AdamW's decoupled weight decay (matrices only)", 0),
-    "agent.lr_warmup": Setting("int", "updates of linear learning-rate warm-up", 0),
-    "agent.lr_schedule": Setting(
-        "str", "after warm-up: cosine decay to 10% at the end, or constant",
-        choices=("cosine", "constant"),
-    ),  # fmt: skip
-    "agent.max_grad_norm": Setting("float", "gradient clipping norm (0: none)", 0),
-    "agent.log_every": Setting("int", "updates between training scalars", 1),
-}
 
 #: The share of ``eval.episodes`` drawn from training documents for ``behaviour/*``.
 _SEEN_SHARE = 0.25
@@ -116,7 +75,7 @@ def plan_text(config: dict[str, Any]) -> TextPlan:
     from incentives.errors import UserError
 
     try:
-        check_text_config(config)
+        check(config)
         schedule = phases(config)
         for phase in schedule:
             if not isinstance(phase.signal, TextSignal):
@@ -149,34 +108,6 @@ def plan_text(config: dict[str, Any]) -> TextPlan:
     )
 
 
-def check_text_config(config: Mapping[str, Any]) -> None:
-    """Every key of ``config`` against the common schema with ``AGENT_SETTINGS`` in place
-    of PPO's keys; the first problem raises a one-line ``ConfigError``."""
-    from incentives.run.schema import SETTINGS, unknown_key
-
-    settings = {k: s for k, s in SETTINGS.items() if k.partition(".")[0] != "agent"}
-    settings.update(AGENT_SETTINGS)
-
-    def walk(node: Mapping[str, Any], prefix: str) -> None:
-        for key, value in node.items():
-            path = f"{prefix}{key}"
-            setting = settings.get(path) or settings.get(f"{prefix}*")
-            if setting is None:
-                raise ConfigError(unknown_key(path, settings))
-            if not setting.accepts(value):
-                raise ConfigError(f"{path}={value!r}; accepted: {setting.accepted()}")
-            if isinstance(value, Mapping) and any(k.startswith(f"{path}.") for k in settings):
-                walk(value, f"{path}.")
-        parent = prefix[:-1]
-        for path, setting in settings.items():
-            above, _, leaf = path.rpartition(".")
-            if above == parent and leaf != "*" and setting.required and leaf not in node:
-                raise ConfigError(f"{path} is missing; accepted: {setting.accepted()}")
-
-    walk(config, "")
-
-
-@functools.lru_cache(maxsize=2)
 def _corpus(kwargs: str) -> Any:
     """The corpus of ``env.kwargs`` (JSON), built once per process (the CLI plans a run
     before Hydra starts it)."""
@@ -433,7 +364,9 @@ def _measure(trainer: TextTrainer, encoded: Any) -> dict[str, float]:
     model, batch = trainer.learner.model, int(trainer.plan.config["eval"]["n_envs"])
     signal = trainer.plan.schedule[trainer.progress.phase].signal
     scores = token_scores(model, encoded.documents, batch)
-    generated = greedy_answers(model, encoded.prompts, [len(a) for a in encoded.answers], EOS, batch)
+    generated = greedy_answers(
+        model, encoded.prompts, [len(a) for a in encoded.answers], EOS, batch
+    )
     behaviour = trainer.plan.domain.behaviour_type()(signal)
     for event in document_events(encoded, scores, generated):
         behaviour.add(event)

@@ -34,7 +34,9 @@ def one_thread() -> Iterator[None]:
 def hand_count(vocab: int, context: int, d: int, layers: int) -> int:
     """Embeddings (tied output), per block LN 2d + QKV 3d²+3d + proj d²+d + LN 2d + MLP
     4d²+4d + 4d²+d, a final LN."""
-    block = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (4 * d * d + 4 * d) + (4 * d * d + d)
+    block = (
+        2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (4 * d * d + 4 * d) + (4 * d * d + d)
+    )
     return vocab * d + context * d + layers * block + 2 * d
 
 

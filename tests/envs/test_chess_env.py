@@ -593,3 +593,32 @@ def test_action_masks_through_subprocess_vec_env(factory: Any) -> None:
             venv.step(np.array([rng.choice(np.flatnonzero(row)) for row in masks]))
     finally:
         venv.close()
+
+
+# -- exact resume: the env's state ------------------------------------------------------
+
+
+@pytest.mark.parametrize("opponent", ["random", "greedy"])
+def test_state_continues_a_game_under_way(opponent: str) -> None:
+    """A copy given ``get_state`` mid-game plays on exactly as the env: the same board,
+    the same opponent replies (the generator they share), the same events and PGN."""
+    import pickle
+
+    env = ChessEnv(start="kqk", opponent=opponent, max_plies=60, learner_color="random")
+    env.reset(seed=5)
+    rng = np.random.default_rng(0)
+    for _ in range(7):  # a few plies into the game
+        env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))
+    assert not env._over
+    copy = ChessEnv(start="kqk", opponent=opponent, max_plies=60, learner_color="random")
+    copy.set_state(pickle.loads(pickle.dumps(env.get_state())))
+    assert copy.board.fen() == env.board.fen()
+    assert (copy.action_masks() == env.action_masks()).all()
+    for _ in range(300):  # to the end of this game and through later ones
+        action = int(rng.choice(np.flatnonzero(env.action_masks())))
+        a, b = env.step(action), copy.step(action)
+        assert (a[0] == b[0]).all() and a[1:4] == b[1:4] and a[4] == b[4]
+        if a[2] or a[3]:
+            obs, info = env.reset()
+            obs_copy, info_copy = copy.reset()
+            assert (obs == obs_copy).all() and info == info_copy

@@ -275,3 +275,60 @@ def test_vec_env_under_vec_monitor() -> None:
     assert venv.env_method("seed", 3) == [[3] * 16] * 16
     with pytest.raises(NotImplementedError):
         venv.env_method("no_such_method")
+
+
+# -- exact resume: the envs' state ------------------------------------------------------
+
+
+@pytest.mark.parametrize("served", [0, 1, 1023, 1024, 1025, 3000])
+def test_stream_state_continues_where_it_stood(served: int) -> None:
+    import pickle
+
+    generator = QuestionGenerator()
+    stream = QuestionStream(generator, seed=11, block_size=1024)
+    stream.take(served)
+    copy = QuestionStream(generator, seed=0)
+    copy.set_state(pickle.loads(pickle.dumps(stream.get_state())))
+    assert copy.served == served
+    a, b = stream.take(1500), copy.take(1500)
+    assert (a.evidence == b.evidence).all() and (a.truth == b.truth).all()
+
+
+def test_env_state_continues_the_stream_and_the_episode() -> None:
+    import pickle
+
+    env = gym.make("incentives/QA-v0").unwrapped
+    env.reset(seed=4)
+    for _ in range(5):
+        env.step(0)
+        env.reset()
+    state = pickle.loads(pickle.dumps(env.get_state()))
+    copy = QAEnv()
+    copy.set_state(state)
+    for action in [3, 8, 1]:
+        assert copy.step(action)[4] == env.step(action)[4]
+        obs, _ = env.reset()
+        assert (copy.reset()[0] == obs).all()
+    fresh = QAEnv()  # never reset: its generator draws the stream seed
+    state = fresh.get_state()
+    again = QAEnv()
+    again.set_state(state)
+    assert (fresh.reset()[0] == again.reset()[0]).all()
+
+
+def test_vec_env_state_continues_the_stream() -> None:
+    import pickle
+
+    venv = QAVecEnv(8)
+    venv.seed(2)
+    venv.reset()
+    for _ in range(200):  # past a block of the stream
+        venv.step(np.zeros(8, dtype=int))
+    copy = QAVecEnv(8)
+    copy.seed(99)  # a seed set afterwards does not count: the state's does
+    copy.set_state(pickle.loads(pickle.dumps(venv.get_state())))
+    for _ in range(3):
+        actions = np.arange(8) % 9
+        a, b = venv.step(actions), copy.step(actions)
+        assert (a[0] == b[0]).all() and (a[1] == b[1]).all()
+        assert [i["p_star"] for i in a[3]] == [i["p_star"] for i in b[3]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import cache
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -126,9 +127,9 @@ def test_compositions_are_right() -> None:
     heldout = corpus().evaluation_set(1400, seed=2)
     solved = {
         "rev_sort": lambda p: "".join(sorted(p.split()[2][:-1], reverse=True)),
-        "next_add": lambda p: str(eval(p[5:-1]) + 1),  # noqa: S307 - digits and '+'
-        "rev_add": lambda p: str(eval(p[4:-1]))[::-1],  # noqa: S307
-        "next_mod": lambda p: str(eval(p[5:-1]) + 1),  # noqa: S307 - '*' and '%'
+        "next_add": lambda p: str(eval(p[5:-1]) + 1),
+        "rev_add": lambda p: str(eval(p[4:-1]))[::-1],
+        "next_mod": lambda p: str(eval(p[5:-1]) + 1),
     }
     for prompt, answer, group in zip(heldout.prompts, heldout.answers, heldout.groups, strict=True):
         if group in solved:
@@ -159,10 +160,13 @@ def test_knobs_mix_noise_and_size() -> None:
     noisy = TextCorpus(documents=3000, facts=40, noise=0.5, families=["reversal"])
     wrong = [t for t in documents(noisy) if not check(*_split(t), {})]
     assert 0.4 < len(wrong) / 3000 < 0.55  # a donor answer is sometimes the right one
-    assert len(TextCorpus(documents=4000, facts=40)) > 1.9 * len(TextCorpus(documents=2000, facts=40))
+    assert len(TextCorpus(documents=4000, facts=40)) > 1.9 * len(
+        TextCorpus(documents=2000, facts=40)
+    )
+    bad: dict[str, Any]
     for bad in ({"noise": 2.0}, {"families": ["poetry"]}, {"documents": 0}, {"weights": {"x": 1}}):
         with pytest.raises(ValueError, match="accepted"):
-            TextCorpus(**bad)  # type: ignore[arg-type]
+            TextCorpus(**bad)
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -174,7 +178,7 @@ def test_windows_start_at_documents_and_composition_label() -> None:
     c = corpus()
     index = c.windows(np.random.default_rng(0), 16, 65)
     assert index.shape == (16, 65) and np.all(c.tokens[index[:, 0]] == BOS)
-    assert index.max() < len(c) and COMPOSITION == len(FAMILY_NAMES)
+    assert index.max() < len(c) and len(FAMILY_NAMES) == COMPOSITION
 
 
 def test_a_million_tokens_in_about_a_second() -> None:

@@ -44,6 +44,8 @@ def test_every_group_has_options() -> None:
     + [f"+experiment={o}" for o in options("experiment")],
 )
 def test_option_composes_and_builds(override: str) -> None:
+    if _is_text(override):
+        return _text_option_composes_and_plans(override)
     # each scheme on the env whose events it reads: chess schemes on chess
     chess = (
         override.startswith("reward=")
@@ -65,6 +67,31 @@ def test_option_composes_and_builds(override: str) -> None:
         venv.close()
 
 
+def _is_text(override: str) -> bool:
+    """Whether an option belongs to the text domain (its LM learner, corpus, schemes)."""
+    group, _, option = override.lstrip("+").partition("=")
+    if group == "reward":
+        return "is_answer" in scheme_type(option).signal_type.required_events
+    return override in ("env=text", "agent=lm") or option.startswith("text_")
+
+
+def _text_option_composes_and_plans(override: str) -> None:
+    """A text option composes with the text env and the LM learner, and its plan (schema,
+    phases, corpus, model shape) is built: the model has the planned parameter count."""
+    from agents.lm import GPT
+    from incentives.run.text import plan_text
+
+    base = [] if override.startswith("+experiment=") else ["env=text", "agent=lm"]
+    if override.startswith("reward="):
+        base.append(override)
+    else:
+        base += [override, "reward=next_token"] if not override.startswith("+") else [override]
+    plan = plan_text(compose_config(*dict.fromkeys(base)))
+    assert plan.schedule[-1].signal.name == plan.config["reward"]["name"]
+    assert plan.domain.name == "text" and len(plan.corpus.tokens) > 0
+    assert sum(p.numel() for p in GPT(plan.spec).parameters()) > 0
+
+
 def test_experiment_sets_its_folder_name() -> None:
     config = compose_config("+experiment=qa_grid")
     assert config["experiment_name"] == "qa_grid"
@@ -84,15 +111,15 @@ def test_scheme_parameters_are_overridable() -> None:
     [
         (
             ["reward=binray"],
-            "unknown reward 'binray'; accepted: binary, check_bonus, confidence_target",
+            "unknown reward 'binray'; accepted: answer_only, answer_weighted, binary, check_bonus",
         ),
         (["-m", "reward=binary,nope"], "unknown reward 'nope'"),
         (
             ["+experiment=qa_gird"],
             "unknown experiment 'qa_gird'; accepted: chess_full, chess_kqk, chess_scale, qa_demo, "
-            "qa_grid, qa_scale, qa_scratch",
+            "qa_grid, qa_scale, qa_scratch, text_diversity, text_multitask, text_specialists",
         ),
-        (["env=chess9"], "unknown env 'chess9'; accepted: chess, qa"),
+        (["env=chess9"], "unknown env 'chess9'; accepted: chess, qa, text"),
         (
             ["-m", "hydra/launcher=jobllib"],
             "unknown hydra/launcher 'jobllib'; accepted: basic, joblib, ray, ray_aws, "
@@ -134,9 +161,9 @@ def test_plugin_configs_join_the_groups(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.syspath_prepend(str(tmp_path))
     _declare(monkeypatch, mine="my_plugin.conf")
     assert configs.plugin_searchpath() == [("incentives.configs:mine", "pkg://my_plugin.conf")]
-    assert options("env") == ["bandit", "chess", "qa"]
+    assert options("env") == ["bandit", "chess", "qa", "text"]
     assert unknown_choice(["env=bandit"]) is None
-    assert unknown_choice(["env=bandt"]) == "unknown env 'bandt'; accepted: bandit, chess, qa"
+    assert unknown_choice(["env=bandt"]) == "unknown env 'bandt'; accepted: bandit, chess, qa, text"
     config = compose_config("env=bandit")
     assert config["env"]["name"] == "bandit" and config["reward"]["name"] == "hedging_grid"
 
@@ -146,7 +173,7 @@ def test_a_users_searchpath_is_accepted(tmp_path: Path) -> None:
     searchpath = f"hydra.searchpath=[file://{tmp_path / 'local' / 'conf'}]"
     assert unknown_choice(["env=bandit", searchpath]) is None
     assert unknown_choice(["env=bandt", searchpath]) == (
-        "unknown env 'bandt'; accepted: bandit, chess, qa"
+        "unknown env 'bandt'; accepted: bandit, chess, qa, text"
     )
 
 

@@ -41,12 +41,10 @@ _QA = ["env.n_envs=16", "agent.n_steps=32", "agent.batch_size=128", "agent.n_epo
 CASES: dict[str, tuple[list[str], list[int]]] = {
     # the batched QAVecEnv, hedging grid
     "qa": ([*_QA, "budget=4096"], [4096]),
-    # gym.make'd QAEnvs in a SubprocVecEnv, a binary warm-up then the grid
+    # gym.make'd QAEnvs in a DummyVecEnv, a binary warm-up then the grid
     "qa_warmup": (
-        [*_QA, "env.batched=null", "env.vec_env=subproc", "env.n_envs=4", "agent.n_steps=64",
-         "checkpoint.every=256", "eval.n_envs=4", "eval.episodes=64", "eval.every=512",
-         "warmup=[{reward: binary, steps: 512}]", "budget=1024"],
-        [512, 1024],
+        [*_QA, "env.batched=null", "warmup=[{reward: binary, steps: 1024}]", "budget=2048"],
+        [1024, 2048],
     ),
     # MaskablePPO on KQK against the random defender, DummyVecEnv; a Stockfish rung
     "chess": (
@@ -138,7 +136,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Uninterrupted:
 def _checkpoint(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / "checkpoint.json"
     try:
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
+        return json.loads(path.read_text())
     except FileNotFoundError:
         return None
 
@@ -253,7 +251,7 @@ def test_qa_killed_twice_ends_as_an_uninterrupted_run(
 def test_killed_in_the_second_phase_ends_as_an_uninterrupted_run(
     tmp_path: Path, uninterrupted: Uninterrupted
 ) -> None:
-    """QA through gym.make and a SubprocVecEnv: a binary warm-up, then the grid; killed
+    """QA through gym.make and a DummyVecEnv: a binary warm-up, then the grid; killed
     after a checkpoint of the grid phase (the reward schedule is in the checkpoint)."""
     uninterrupted.start("qa_warmup")
     rng = random.Random(SEED + 1)
@@ -261,7 +259,7 @@ def test_killed_in_the_second_phase_ends_as_an_uninterrupted_run(
     kill = kill_at_random("qa_warmup", run_dir, rng, phase=1)
     assert kill["finished"] or _checkpoint(run_dir)["phase"] == 1  # type: ignore[index]
     summary = _resume_and_compare("qa_warmup", run_dir, uninterrupted, [kill])
-    assert [p["steps"] for p in summary["phases"]] == [512, 1024]
+    assert [p["steps"] for p in summary["phases"]] == [1024, 2048]
     for tag, seen in steps_by_tag(run_dir).items():
         assert len(seen) == len(set(seen)), tag
 

@@ -27,11 +27,15 @@ from tests.conftest import ROOT, TINY, run_cli
 from tests.run.test_config import compose_config
 
 CHESS = ("env=chess", "agent=maskable_ppo", "reward=sparse_win")
+TEXT = ("env=text", "agent=lm", "reward=next_token")
 
 
 @pytest.mark.parametrize(
     "overrides",
-    [[f"env={o}", *(CHESS[1:] if o == "chess" else [])] for o in group_options("env")]
+    [
+        [f"env={o}", *(CHESS[1:] if o == "chess" else TEXT[1:] if o == "text" else [])]
+        for o in group_options("env")
+    ]
     + [[*CHESS, f"reward={o}"] for o in ("material", "potential", "check_bonus")]
     + [[f"+experiment={o}"] for o in group_options("experiment")],
     ids=lambda o: " ".join(o),
@@ -54,7 +58,7 @@ BAD_VALUES = [
     (["env.n_envs=1", "agent.n_steps=1"], "agent.n_steps=1; accepted: n_steps x env.n_envs"),
     (["env.kwargs.n_candidates=1"], "n_candidates=1 is invalid; accepted: an integer >= 2"),
     (["warmup=[3]"], "warmup[0]=3; accepted: a mapping"),
-    (["env.domain=nope"], "env.domain='nope'; accepted: chess, qa"),
+    (["env.domain=nope"], "env.domain='nope'; accepted: chess, qa, text"),
     (["agent.gamma=${nope}"], "agent.gamma cannot be resolved"),
     (["seed=[1,"], "'seed=[1,': "),
 ]

@@ -119,3 +119,25 @@ def test_the_cli_trains_the_text_domain(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["domain"] == "text" and summary["reward"]["name"] == "next_token"
+
+
+@pytest.mark.parametrize("experiment", ["text_multitask", "text_specialists", "text_diversity"])
+def test_text_experiments_compose_and_plan_at_each_sweep_end(experiment: str) -> None:
+    """Each sweep's first and last values compose and pass the plan (a small corpus)."""
+    import yaml
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    path = Path(config_dir()) / "experiment" / f"{experiment}.yaml"
+    params = yaml.safe_load(path.read_text())["hydra"]["sweeper"]["params"]
+    parser = OverridesParser.create()
+    values = {}
+    for key, value in params.items():
+        (override,) = parser.parse_overrides([f"{key}={value}"])
+        values[key] = list(override.sweep_string_iterator())
+    for pick in (0, -1):
+        chosen = [f"{k}={v[pick]}" for k, v in values.items()]
+        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            cfg = compose("config", overrides=[f"+experiment={experiment}", *chosen,
+                                               "env.kwargs.documents=500"])  # fmt: skip
+        plan = plan_text(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+        assert plan.config["experiment_name"] == experiment

@@ -59,14 +59,23 @@ def _declare() -> tuple[Metric, ...]:
         for family in FAMILY_NAMES:
             key = f"{family}_{suffix}"
             metrics.append(
-                Metric(key, f"{text}: {family}", headline=key in _HEADLINE, compared=exact,
-                       emergence=suffix != "token_acc")  # fmt: skip
+                Metric(
+                    key,
+                    f"{text}: {family}",
+                    headline=key in _HEADLINE,
+                    compared=exact,
+                    emergence=suffix != "token_acc",
+                )
             )
         for bucket, low, high in BUCKETS:
             seen = "never" if high == 0 else f"{low}" if low == high else f"{low}+"
             metrics.append(
-                Metric(f"facts_{bucket}_{suffix}", f"{text}: facts seen {seen} time(s)",
-                       compared=exact, emergence=exact)  # fmt: skip
+                Metric(
+                    f"facts_{bucket}_{suffix}",
+                    f"{text}: facts seen {seen} time(s)",
+                    compared=exact,
+                    emergence=exact,
+                )
             )
     for name, composition in COMPOSITIONS.items():
         metrics.append(

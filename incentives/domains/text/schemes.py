@@ -107,7 +107,7 @@ def _families(scheme: str, families: Sequence[str] | None) -> tuple[str, ...] | 
 class AnswerOnlySignal(TextSignal):
     """Only the answer tokens of ``families`` (None: of every family), weight 1."""
 
-    families: tuple[str, ...] | None = None
+    families: Sequence[str] | None = None
 
     name: ClassVar[str] = "answer_only"
     statement: ClassVar[str] = "predict only the answers of the chosen families"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -55,18 +57,21 @@ def test_weights_of_a_corpus_select_its_answer_tokens() -> None:
          {"answer": 0.0}),
     ],
 )  # fmt: skip
-def test_terms_per_token(signal: TextSignal, events: dict[str, object], terms: dict[str, float]) -> None:
+def test_terms_per_token(
+    signal: TextSignal, events: dict[str, object], terms: dict[str, float]
+) -> None:
     assert signal.terms(events) == terms
     assert signal.incentive(events).reward == sum(terms.values())
 
 
 def test_parameters_are_checked_with_what_is_accepted() -> None:
+    bad: dict[str, Any]
     for bad in ({"families": ["poetry"]}, {"families": []}, {"families": "addition"}):
         with pytest.raises(ValueError, match="accepted"):
-            AnswerOnlySignal(**bad)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="prompt_weight.*accepted"):
+            AnswerOnlySignal(**bad)
+    with pytest.raises(ValueError, match=r"prompt_weight.*accepted"):
         AnswerWeightedSignal(prompt_weight=2.0)
-    assert AnswerOnlySignal(families=["facts"]).params() == {"families": ["facts"]}  # type: ignore[arg-type]
+    assert AnswerOnlySignal(families=["facts"]).params() == {"families": ["facts"]}
 
 
 def test_schemes_wrap_the_text_env_and_name_missing_events() -> None:
