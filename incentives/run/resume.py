@@ -330,10 +330,8 @@ def venv_state(venv: Any) -> dict[str, Any]:
             [_layer_state(layer, fields) for layer in _layers(env, _gym_inner)] for env in base.envs
         ]
     elif state["vec_layers"][-1] is None:  # a subprocess vector env: each env's own state
-        try:
-            state["env_states"] = base.env_method("get_state")
-        except AttributeError:
-            state["env_states"] = None
+        reachable = all(base.env_method("has_wrapper_attr", "get_state"))
+        state["env_states"] = base.env_method("get_state") if reachable else None
     return state
 
 

