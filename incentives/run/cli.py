@@ -20,11 +20,13 @@ folder's ``train.log`` keeps too.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, NoReturn
@@ -37,13 +39,14 @@ from envs.chess.engine import EngineNotFoundError
 from envs.chess.starts import FenFileError
 from incentives.errors import UserError
 from incentives.run.configs import GROUPS, config_dir, group_options, join_plugin_configs
-from incentives.run.resume import ResumeError
 
 __all__ = [
+    "FILESYSTEM_FIXES",
     "GROUPS",
     "USER_FIXABLE",
     "config_dir",
     "config_problem",
+    "filesystem_problem",
     "headline_metrics",
     "main",
     "unknown_choice",
@@ -51,12 +54,12 @@ __all__ = [
     "user_fixable",
 ]
 
-#: The errors a user can fix. ``UserError`` is ours (``ConfigError`` and, once it
-#: subclasses it, ``ResumeError``); ``envs`` cannot import it, so its user-fixable errors
-#: are named here: a Stockfish binary that is not there, a FEN file missing or empty.
+#: The errors a user can fix besides the filesystem's (``FILESYSTEM_FIXES``). ``UserError``
+#: is ours (``ConfigError``, ``ResumeError``, ``FolderBusyError``); ``envs`` cannot import
+#: it, so its user-fixable errors are named here: a Stockfish binary that is not there, a
+#: FEN file missing or empty.
 USER_FIXABLE: tuple[type[BaseException], ...] = (
     UserError,
-    ResumeError,
     EngineNotFoundError,
     FenFileError,
 )
@@ -168,6 +171,51 @@ def _one_line_warnings(message: Any, category: Any, *_: Any, **__: Any) -> None:
     print(f"incentives-train: warning: {message}", file=sys.stderr, flush=True)
 
 
+#: Errors of the filesystem a user can fix, by errno, and what fixes each.
+FILESYSTEM_FIXES: dict[int, str] = {
+    errno.ENOSPC: "free space on that disk",
+    errno.EDQUOT: "room within your disk quota",
+    errno.EROFS: "a filesystem mounted writable (or another folder: hydra.run.dir=...)",
+    errno.EACCES: "permission to write there (or another folder: hydra.run.dir=...)",
+    errno.EPERM: "permission to write there (or another folder: hydra.run.dir=...)",
+}
+
+
+def filesystem_problem(error: BaseException, run_dir: Path) -> str | None:
+    """The one-line message for a filesystem error the user can fix, else None.
+
+    It names the file when the error does, else the run folder (a failed ``write()``
+    names no file), and says that the last checkpoint survived: the run's writes are
+    atomic, so the same command resumes once the cause is gone.
+
+    Example:
+        >>> full = OSError(errno.ENOSPC, "No space left on device")
+        >>> filesystem_problem(full, Path("r")).split("; ")[0]
+        "cannot write in 'r' (No space left on device)"
+    """
+    if not isinstance(error, OSError) or error.errno not in FILESYSTEM_FIXES:
+        return None
+    where = error.filename if error.filename is not None else run_dir
+    return (
+        f"cannot write in {str(where)!r} ({error.strerror or error}); accepted: "
+        f"{FILESYSTEM_FIXES[error.errno]}, then the same command resumes from the run's "
+        "last checkpoint"
+    )
+
+
+def _quiet_filesystem_errors_in_threads(args: threading.ExceptHookArgs) -> None:
+    """Leave a filesystem error in a background thread to the run's own report.
+
+    TensorBoard writes its events from a thread: a full disk kills that thread, and the
+    writer raises the same error in the run at its next write, which reports it in one
+    line; the thread's traceback would only repeat it. Anything else is printed as usual.
+    """
+    error = args.exc_value
+    if isinstance(error, OSError) and error.errno in FILESYSTEM_FIXES:
+        return
+    threading.__excepthook__(args)
+
+
 def user_fixable(error: BaseException) -> bool:
     """Whether ``error`` is the user's to fix (one line, exit 2) rather than a bug (exit 1).
 
@@ -177,9 +225,9 @@ def user_fixable(error: BaseException) -> bool:
         ...     ValueError("logits contain NaN"))
         (True, False)
     """
-    # The place for errors of the filesystem a user can fix (no space left, permission
-    # denied, a read-only file system: OSError by errno); until then they are bugs.
-    return isinstance(error, USER_FIXABLE)
+    return isinstance(error, USER_FIXABLE) or (
+        isinstance(error, OSError) and error.errno in FILESYSTEM_FIXES
+    )
 
 
 def _one_line(error: BaseException) -> str:
@@ -211,7 +259,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         summary = train(config, run_dir)
     except Exception as error:
         if user_fixable(error) and not os.environ.get("INCENTIVES_DEBUG"):
-            _refuse(_one_line(error))
+            _refuse(filesystem_problem(error, run_dir) or _one_line(error))
         _log_to_files("the run failed; the traceback follows")
         raise  # Hydra prints the traceback and exits 1
     _report(run_dir, summary)
@@ -323,6 +371,7 @@ def main() -> None:
     args = sys.argv[1:]
     informative = {"--help", "-h", "--hydra-help", "--info", "--cfg", "-c", "--version"}
     warnings.showwarning = _one_line_warnings  # the check below builds the schemes: they warn
+    threading.excepthook = _quiet_filesystem_errors_in_threads
     try:
         join_plugin_configs()
         if "--schema" in args:

@@ -25,7 +25,8 @@ import os
 import pickle
 import random
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ __all__ = [
     "RUN_STATE_VERSION",
     "Checkpoint",
     "ResumeError",
+    "claim_folder",
+    "claimed_folder",
     "generator_states",
     "read_run_state",
     "restart_folder",
@@ -359,3 +362,68 @@ def restore_venv(venv: Any, state: Mapping[str, Any]) -> None:
     elif state.get("env_states") is not None:
         for i, saved in enumerate(state["env_states"]):
             base.env_method("set_state", saved, indices=[i])
+
+
+def _has_logs(run_dir: Path) -> bool:
+    return any(run_dir.glob("events.out.tfevents.*")) or any(run_dir.glob("progress*.csv"))
+
+
+def claim_folder(
+    run_dir: Path, config: dict[str, Any]
+) -> tuple[Path, Checkpoint | None, dict[str, Any] | None]:
+    """Where this run writes, the checkpoint it resumes from, or the summary it already has.
+
+    With ``resume`` (the default) a finished run of the same config is reported, not
+    trained again; a checkpoint is resumed; logs left by a run that crashed before its
+    first checkpoint are set aside in ``crashed-<k>/``. With ``resume: false`` a folder
+    that holds anything of an earlier run is left alone: the run goes to a new folder.
+    """
+    finished = run_dir / "summary.json"
+    started = finished.exists() or (run_dir / "checkpoint.json").exists() or _has_logs(run_dir)
+    if not config.get("resume", True):
+        return (restart_folder(run_dir) if started else run_dir), None, None
+    if finished.exists():
+        summary: dict[str, Any] = json.loads(finished.read_text())
+        changed = config_difference(summary.get("config", {}), config)
+        if changed:
+            raise ResumeError(
+                f"{run_dir} holds a finished run of another config ({changed}); accepted: "
+                "the same config, or resume=false to start over in a new folder"
+            )
+        for left in run_dir.glob("checkpoint*"):  # killed before it removed them
+            left.unlink(missing_ok=True)
+        return run_dir, None, {**summary, "already_finished": True}
+    checkpoint = Checkpoint.load(run_dir)
+    if checkpoint is not None:
+        changed = config_difference(checkpoint.config, config, budget=False)
+        if changed:
+            raise ResumeError(
+                f"{run_dir} holds a checkpoint of another config ({changed}); accepted: the "
+                "same command to resume, or resume=false to start over in a new folder"
+            )
+    elif _has_logs(run_dir):
+        set_aside_logs(run_dir)
+    return run_dir, checkpoint, None
+
+
+@contextmanager
+def claimed_folder(
+    run_dir: Path, config: dict[str, Any]
+) -> Iterator[tuple[Path, Checkpoint | None, dict[str, Any] | None]]:
+    """Hold the run folder for this process while the run writes it (an OS lock:
+    ``incentives.run_folder``), and say what to do there (``claim_folder``).
+
+    A second process on the same folder is refused at once (``FolderBusyError``: one line,
+    exit 2) before it reads or writes anything; the OS releases the lock when the process
+    ends, also when killed, so no stale lock is left. With ``resume: false`` the new
+    folder beside it is held too.
+    """
+    from incentives.run_folder import claim
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as held:
+        held.enter_context(claim(run_dir))
+        folder, checkpoint, finished = claim_folder(run_dir, config)
+        if folder != run_dir:
+            held.enter_context(claim(folder))
+        yield folder, checkpoint, finished

@@ -6,8 +6,8 @@ supervised learner in place of PPO (``agents.lm``), and writes the same run fold
 1. **plan**: check every key against the schema (``agent.algo: lm``'s keys), the
    reward phases (text schemes only) and the corpus (``env.kwargs``), before anything
    is written;
-2. **claim** the run folder (``incentives.run.train.claim_folder``): a finished run is
-   reported, a checkpoint resumed;
+2. **claim** the run folder (``incentives.run.resume.claimed_folder``: locked for this
+   process; a finished run is reported, a checkpoint resumed);
 3. **build** the corpus, the model and its optimizer, the held-out and seen-item
    evaluation sets, the logger (TensorBoard + ``progress.csv``);
 4. train through the reward **phases**: each phase's scheme weighs the tokens
@@ -37,7 +37,7 @@ import numpy as np
 
 from incentives.domain import Domain
 from incentives.run.build import ConfigError, Phase, env_domain, phases
-from incentives.run.resume import Checkpoint, ResumeError, truncate_logs
+from incentives.run.resume import Checkpoint, ResumeError, claimed_folder, truncate_logs
 from incentives.run.schema import check
 from incentives.run.summary import git_revision, package_versions, write_json
 
@@ -178,19 +178,16 @@ class TextTrainer:
 
 def train_text(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """Train the language model through the reward schedule; return the summary."""
-    from incentives.run.train import claim_folder
-
     plan = plan_text(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    run_dir, checkpoint, finished = claim_folder(run_dir, config)
-    if finished is not None:
-        return finished
-    trainer = build(plan, run_dir, checkpoint)
-    run_phases(trainer)
-    if plan.checkpoint_every > 0 and trainer.checkpointed_at != trainer.progress.timesteps:
-        save_checkpoint(trainer)
-    final = evaluate(trainer, final=True)
-    return summarise(trainer, final)
+    with claimed_folder(run_dir, config) as (run_dir, checkpoint, finished):
+        if finished is not None:
+            return finished
+        trainer = build(plan, run_dir, checkpoint)
+        run_phases(trainer)
+        if plan.checkpoint_every > 0 and trainer.checkpointed_at != trainer.progress.timesteps:
+            save_checkpoint(trainer)
+        final = evaluate(trainer, final=True)
+        return summarise(trainer, final)
 
 
 def build(plan: TextPlan, run_dir: Path, checkpoint: Checkpoint | None) -> TextTrainer:

@@ -18,7 +18,6 @@ and the evaluation read.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,18 +40,17 @@ from incentives.run.build import (
 from incentives.run.resume import (
     Checkpoint,
     ResumeError,
-    config_difference,
+    claimed_folder,
     generator_states,
     read_run_state,
-    restart_folder,
     restore_generators,
     restore_venv,
-    set_aside_logs,
     truncate_logs,
     venv_state,
     write_run_state,
 )
 from incentives.run.summary import git_revision, package_versions, write_json
+from incentives.run.text import is_text_run, train_text
 from incentives.signal import ExplicitSignal
 
 __all__ = ["Plan", "Progress", "train"]
@@ -103,16 +101,21 @@ class Trainer:
 
 
 def train(config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-    """Train the configured agent through the reward schedule; return the summary."""
+    """Train the configured agent through the reward schedule; return the summary.
+
+    A language model (``agent.algo: lm``) has a story of its own, told the same way
+    (``incentives.run.text``).
+    """
+    if is_text_run(config):
+        return train_text(config, run_dir)
     plan = plan_run(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    run_dir, checkpoint, finished = claim_folder(run_dir, config)
-    if finished is not None:
-        return finished
-    trainer = build(plan, run_dir, checkpoint)
-    run_phases(trainer)
-    final = evaluate_final(trainer)
-    return summarise(trainer, final)
+    with claimed_folder(run_dir, config) as (run_dir, checkpoint, finished):
+        if finished is not None:
+            return finished
+        trainer = build(plan, run_dir, checkpoint)
+        run_phases(trainer)
+        final = evaluate_final(trainer)
+        return summarise(trainer, final)
 
 
 def plan_run(config: dict[str, Any]) -> Plan:
@@ -158,48 +161,6 @@ def plan_run(config: dict[str, Any]) -> Plan:
         seed=int(config["seed"]),
         checkpoint_every=int(config["checkpoint"]["every"]),
     )
-
-
-def _has_logs(run_dir: Path) -> bool:
-    return any(run_dir.glob("events.out.tfevents.*")) or any(run_dir.glob("progress*.csv"))
-
-
-def claim_folder(
-    run_dir: Path, config: dict[str, Any]
-) -> tuple[Path, Checkpoint | None, dict[str, Any] | None]:
-    """Where this run writes, the checkpoint it resumes from, or the summary it already has.
-
-    With ``resume`` (the default) a finished run of the same config is reported, not
-    trained again; a checkpoint is resumed; logs left by a run that crashed before its
-    first checkpoint are set aside in ``crashed-<k>/``. With ``resume: false`` a folder
-    that holds anything of an earlier run is left alone: the run goes to a new folder.
-    """
-    finished = run_dir / "summary.json"
-    started = finished.exists() or (run_dir / "checkpoint.json").exists() or _has_logs(run_dir)
-    if not config.get("resume", True):
-        return (restart_folder(run_dir) if started else run_dir), None, None
-    if finished.exists():
-        summary: dict[str, Any] = json.loads(finished.read_text())
-        changed = config_difference(summary.get("config", {}), config)
-        if changed:
-            raise ResumeError(
-                f"{run_dir} holds a finished run of another config ({changed}); accepted: "
-                "the same config, or resume=false to start over in a new folder"
-            )
-        for left in run_dir.glob("checkpoint*"):  # killed before it removed them
-            left.unlink(missing_ok=True)
-        return run_dir, None, {**summary, "already_finished": True}
-    checkpoint = Checkpoint.load(run_dir)
-    if checkpoint is not None:
-        changed = config_difference(checkpoint.config, config, budget=False)
-        if changed:
-            raise ResumeError(
-                f"{run_dir} holds a checkpoint of another config ({changed}); accepted: the "
-                "same command to resume, or resume=false to start over in a new folder"
-            )
-    elif _has_logs(run_dir):
-        set_aside_logs(run_dir)
-    return run_dir, checkpoint, None
 
 
 def build(plan: Plan, run_dir: Path, checkpoint: Checkpoint | None) -> Trainer:

@@ -29,12 +29,6 @@ HOLD = textwrap.dedent(
     """
 )
 
-NEEDS_TRAIN_CLAIM = pytest.mark.skip(
-    reason="needs incentives/run/train.py to take incentives.run_folder.claim(run_dir) in "
-    "train(), and Hydra's job log opened lazily (conf/config.yaml: hydra.job_logging."
-    "handlers.file.delay: true); remove this mark with that integration"
-)
-
 
 def hold(folder: Path) -> subprocess.Popen[str]:
     """A child process that holds ``folder``'s lock (returned once it does)."""
@@ -160,7 +154,6 @@ def cli_env() -> dict[str, str]:
     return {**os.environ, "PYTHONHASHSEED": "0"}
 
 
-@NEEDS_TRAIN_CLAIM
 def test_cli_refuses_a_held_folder_in_one_line_and_touches_nothing(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -182,7 +175,6 @@ def test_cli_refuses_a_held_folder_in_one_line_and_touches_nothing(tmp_path: Pat
     assert after == before
 
 
-@NEEDS_TRAIN_CLAIM
 def test_two_cli_runs_on_one_folder_one_refuses_other_logs_clean(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     # long enough that the second run, started once the first holds the folder, gets to
@@ -219,7 +211,6 @@ def test_two_cli_runs_on_one_folder_one_refuses_other_logs_clean(tmp_path: Path)
     assert holder(run_dir) is None
 
 
-@NEEDS_TRAIN_CLAIM
 def test_cli_run_killed_with_sigkill_leaves_no_stale_lock(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     args = (*TINY, f"hydra.run.dir={run_dir}")
@@ -242,3 +233,72 @@ def test_cli_run_killed_with_sigkill_leaves_no_stale_lock(tmp_path: Path) -> Non
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert (run_dir / "summary.json").is_file()
+
+
+#: Run inside a fresh mount namespace: a small tmpfs, a CLI run in it, the disk filled
+#: once its first checkpoint is written, then space freed and the same command again.
+FILL_DISK = textwrap.dedent(
+    """
+    import json, os, subprocess, sys, time
+    mount, command = sys.argv[1], json.loads(sys.argv[2])
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mount], check=True)
+    run = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    index = os.path.join(mount, "run", "checkpoint.json")
+    while not os.path.exists(index) and run.poll() is None:
+        time.sleep(0.05)
+    with open(os.path.join(mount, "ballast"), "wb") as ballast:
+        try:
+            while True:  # every free byte, so the run's next write fails
+                ballast.write(b"\\0" * (1 << 20))
+                ballast.flush()
+        except OSError:
+            pass
+    _, full_err = run.communicate()
+    with open(os.path.join(mount, "run", "checkpoint.json")) as handle:
+        kept = json.load(handle)["num_timesteps"]
+    os.remove(os.path.join(mount, "ballast"))
+    again = subprocess.run(command, capture_output=True, text=True)
+    with open(os.path.join(mount, "run", "summary.json")) as handle:
+        summary = json.load(handle)
+    print(json.dumps({"full_rc": run.returncode, "full_err": full_err, "kept": kept,
+                      "again_rc": again.returncode, "again_err": again.stderr[-2000:],
+                      "resumed_from": summary["resumed_from"],
+                      "timesteps": summary["timesteps"]}))
+    """
+)
+
+
+def test_a_full_disk_is_one_line_naming_the_folder_and_the_same_command_resumes(
+    tmp_path: Path,
+) -> None:
+    """A real full filesystem (a small tmpfs in a mount namespace of our own) mid-run."""
+    import json
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    run_dir = mount / "run"
+    command = [
+        sys.executable, "-m", "incentives.run.cli", *TINY, "budget=8192",
+        "checkpoint.every=2048", "eval.every=0", f"hydra.run.dir={run_dir}",
+    ]  # fmt: skip
+    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
+    done = subprocess.run(
+        [*unshare, sys.executable, "-c", FILL_DISK, str(mount), json.dumps(command)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0 and "Operation not permitted" in done.stderr:
+        pytest.skip(f"no mount namespace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = result["full_err"].strip().splitlines()
+    assert result["full_rc"] == 2 and len(lines) == 1, result["full_err"][-6000:]
+    assert lines[0].startswith("incentives-train: error: cannot write in ")
+    assert str(run_dir) in lines[0] and "No space left on device" in lines[0]
+    assert "the same command resumes" in lines[0]
+    assert result["again_rc"] == 0, result["again_err"]
+    assert result["resumed_from"] == result["kept"] >= 2048
+    assert result["timesteps"] >= 8192

@@ -4,7 +4,6 @@ exact resume, and the real CLI once ``train()`` dispatches ``agent.algo: lm``.""
 from __future__ import annotations
 
 import csv
-import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import incentives.run.text as text_run
-import incentives.run.train
 from incentives.run.configs import config_dir
 from incentives.run.schema import ConfigError
 from incentives.run.text import plan_text, train_text
@@ -109,10 +107,6 @@ def test_bad_settings_are_one_line_config_errors(override: str, message: str) ->
         plan_text(text_config(override))
 
 
-@pytest.mark.skipif(
-    "train_text" not in inspect.getsource(incentives.run.train),
-    reason="incentives.run.train.train() does not dispatch agent.algo=lm to train_text yet",
-)
 def test_the_cli_trains_the_text_domain(tmp_path: Path) -> None:
     result = run_cli(*TINY_TEXT, f"hydra.run.dir={tmp_path}/run",
                      cwd=tmp_path)  # fmt: skip
