@@ -390,7 +390,13 @@ def main() -> None:
         finally:
             print("\n== Settings ==\n" + describe(), flush=True)
         return
-    _hydra_main()
+    try:
+        _hydra_main()
+    except ValueError as error:
+        if not str(error).startswith("Only one of"):
+            raise
+        # Hydra's check of its own flags (e.g. -m with --cfg), raised before any run
+        _refuse(f"{error}; accepted: one of them per command")
 
 
 if __name__ == "__main__":

@@ -186,6 +186,7 @@ def test_parameter_sweep_keeps_every_run(tmp_path: Path) -> None:
         (["+reward.wong=1"], "'wong'"),
         (["budget=0"], "budget=0"),
         (["warmup=[{reward: nope, steps: 10}]"], "'nope'"),
+        (["-m", "--cfg", "job"], "Only one of --run, --multirun, --cfg"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], named: str) -> None:
