@@ -35,8 +35,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# Two workers: most tests run the real CLI in a single-threaded subprocess.
 unit: setup stockfish
-	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q
+	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -n 2
 
 test: lint typecheck unit
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+import threading
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -37,6 +41,39 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
         timeout=timeout,
         check=False,
     )
+
+
+def refuse_in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``incentives-train`` with ``args`` through its ``main()`` in this process, for a
+    command the CLI must refuse before any run starts.
+
+    The same code path as the console script but for the interpreter's start (about 4 s
+    of imports a call), for the many bad-input cases; real subprocess runs of the CLI
+    cover the path as a whole (tests/run/test_cli.py, test_schema.py). A command that
+    gets past the checks into Hydra fails the test: use ``run_cli`` for it.
+    """
+    from incentives.run import cli
+
+    def reached_hydra() -> None:
+        raise AssertionError(f"not refused before the run started: {args}; use run_cli")
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = (sys.argv, os.getcwd(), warnings.showwarning, threading.excepthook)
+    run_hydra, cli._hydra_main = cli._hydra_main, reached_hydra  # type: ignore[assignment]
+    code: int = 0
+    try:
+        sys.argv = ["incentives-train", *args]
+        os.chdir(cwd)
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                cli.main()
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else 1
+    finally:
+        cli._hydra_main = run_hydra  # type: ignore[assignment]
+        sys.argv, cwd_before, warnings.showwarning, threading.excepthook = saved
+        os.chdir(cwd_before)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture

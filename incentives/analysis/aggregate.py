@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["Estimate", "estimate"]
 
@@ -52,6 +51,10 @@ def estimate(values: Sequence[float | None], resamples: int = 2000, seed: int = 
         nan = float("nan")
         return Estimate(nan, nan, nan, nan, 0)
     mean = float(x.mean())
+    # scipy.stats costs over a second to import: only an aggregate pays for it, not every
+    # training run that draws a figure with this module's help
+    from scipy import stats
+
     iqm = float(stats.trim_mean(x, 0.25))
     if x.size == 1 or np.all(x == x[0]):
         return Estimate(mean, iqm, mean, mean, int(x.size))

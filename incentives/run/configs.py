@@ -101,7 +101,7 @@ def group_options(
 
     Example:
         >>> group_options("env")
-        ['chess', 'qa']
+        ['chess', 'qa', 'text']
     """
     from hydra._internal.config_repository import ConfigRepository
     from hydra._internal.utils import create_config_search_path

@@ -102,14 +102,14 @@ def test_plugin_is_installed_in_its_environment_only(python: Path, tmp_path: Pat
 def test_plugin_options_join_the_config_groups(python: Path, tmp_path: Path) -> None:
     shown = _run(python, "-m", "incentives.run.cli", "--help", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
-    assert "env: chess, qa, shortcut\n" in shown.stdout
+    assert "env: chess, qa, shortcut, text\n" in shown.stdout
     assert "claimed_done" in shown.stdout and "verified_done" in shown.stdout
     assert "shortcut_demo" in shown.stdout
 
     mistyped = _run(python, "-m", "incentives.run.cli", "env=shortcutt", cwd=tmp_path)
     assert mistyped.returncode == 2
     assert mistyped.stderr.strip() == (
-        "incentives-train: error: unknown env 'shortcutt'; accepted: chess, qa, shortcut"
+        "incentives-train: error: unknown env 'shortcutt'; accepted: chess, qa, shortcut, text"
     )
 
     composed = _run(

@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from incentives.domains.qa.behaviour import QABehaviour
 from incentives.run.cli import _report, headline_metrics
-from tests.conftest import ROOT, TINY, run_cli
+from tests.conftest import ROOT, TINY, refuse_in_process, run_cli
 
 BEHAVIOUR_KEYS = (
     "answer_rate",
@@ -186,16 +186,31 @@ def test_parameter_sweep_keeps_every_run(tmp_path: Path) -> None:
         (["+reward.wong=1"], "'wong'"),
         (["budget=0"], "budget=0"),
         (["warmup=[{reward: nope, steps: 10}]"], "'nope'"),
-        (["-m", "--cfg", "job"], "Only one of --run, --multirun, --cfg"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], named: str) -> None:
-    done = run_cli(*args, f"hydra.run.dir={tmp_path}", cwd=ROOT)
+    # the console script's main() in this process; a real subprocess: the test after
+    done = refuse_in_process(*args, f"hydra.run.dir={tmp_path}", cwd=ROOT)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("incentives-train: error:") and named in lines[0]
     assert "accepted" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "args", [["reward.wrong=nan"], ["-m", "reward=binray"], ["-m", "--cfg", "job"]]
+)
+def test_bad_input_through_the_real_console_script(tmp_path: Path, args: list[str]) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("incentives-train")), *args,
+         f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/sweep"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("incentives-train: error: "), done.stderr
+    assert "accepted" in lines[0] and not (tmp_path / "run").exists()
 
 
 def test_module_entry_point_shows_help() -> None:
@@ -207,7 +222,7 @@ def test_module_entry_point_shows_help() -> None:
         check=False,
     )
     assert done.returncode == 0
-    assert "reward: binary, check_bonus, confidence_target, engine_teacher, hedging_grid" in (
+    assert "reward: answer_only, answer_weighted, binary, check_bonus, confidence_target, " in (
         done.stdout
     )
 

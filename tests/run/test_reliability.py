@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
-from tests.conftest import ROOT, TINY, run_cli
+from tests.conftest import ROOT, TINY, refuse_in_process, run_cli
 
 
 def steps_by_tag(run_dir: Path) -> dict[str, list[int]]:
@@ -49,8 +49,8 @@ def test_same_seed_same_summary(tmp_path: Path) -> None:
     envs. (The batched env and chess: tests/run/test_resume.py, where a killed and
     resumed run ends as an uninterrupted one.)"""
     extra = ["agent.device=cpu", "seed=3", "env.batched=null", "env.vec_env=subproc",
-             "env.n_envs=2", "budget=512", "agent.n_steps=64", "agent.batch_size=64",
-             "eval.n_envs=2", "eval.episodes=64"]  # fmt: skip
+             "eval.every=0", "env.n_envs=2", "budget=512", "agent.n_steps=64",
+             "agent.batch_size=64", "eval.n_envs=2", "eval.episodes=64"]  # fmt: skip
     results = []
     for k in range(2):
         done = run_cli(*TINY, *extra, f"hydra.run.dir={tmp_path / str(k)}", cwd=ROOT)
@@ -108,7 +108,7 @@ BAD_INPUT = [
 def test_bad_input_is_one_line_and_exit_2(
     tmp_path: Path, case: str, args: list[str], named: str
 ) -> None:
-    done = run_cli(*args, f"hydra.run.dir={tmp_path / 'run'}", cwd=ROOT)
+    done = refuse_in_process(*args, f"hydra.run.dir={tmp_path / 'run'}", cwd=ROOT)
     assert done.returncode == 2, (case, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -336,7 +336,7 @@ def test_chess_bad_input_is_one_line_and_exit_2(
     (tmp_path / "bad.fen").write_text("7k/8/8/8/8/8/8/KQ6 w - - 0 1\nnot a position\n")
     (tmp_path / "die").symlink_to(_dying_engine(tmp_path))
     filled = [a.format(tmp=tmp_path) for a in args]
-    done = run_cli(*CHESS, *filled, f"hydra.run.dir={tmp_path / 'run'}", cwd=ROOT)
+    done = refuse_in_process(*CHESS, *filled, f"hydra.run.dir={tmp_path / 'run'}", cwd=ROOT)
     assert done.returncode == 2, (case, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +109,29 @@ def test_bad_settings_are_one_line_config_errors(override: str, message: str) ->
         plan_text(text_config(override))
 
 
-def test_the_cli_trains_the_text_domain(tmp_path: Path) -> None:
-    result = run_cli(*TINY_TEXT, f"hydra.run.dir={tmp_path}/run",
-                     cwd=tmp_path)  # fmt: skip
+def test_a_short_text_multitask_sweep_trains_and_compares(tmp_path: Path) -> None:
+    """``+experiment=text_multitask`` through the real CLI with tiny axes (both signals,
+    two sizes, one seed), then ``incentives-compare``: the experiment's story in seconds."""
+    tiny = [a for a in TINY_TEXT if a.split("=")[0] not in ("env", "agent", "reward")]
+    sweep = tmp_path / "sweep"
+    result = run_cli("-m", "+experiment=text_multitask", *tiny, "reward=next_token,answer_only",
+                     "agent.size=tiny,small", "budget=3840", "seed=0",
+                     f"hydra.sweep.dir={sweep}", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["domain"] == "text" and summary["reward"]["name"] == "next_token"
+    summaries = [json.loads(p.read_text()) for p in sweep.rglob("summary.json")]
+    assert sorted((s["reward"]["name"], s["config"]["agent"]["size"]) for s in summaries) == [
+        ("answer_only", "small"), ("answer_only", "tiny"),
+        ("next_token", "small"), ("next_token", "tiny"),
+    ]  # fmt: skip
+    assert all(s["domain"] == "text" and s["timesteps"] == 3840 for s in summaries)
+    compared = subprocess.run(
+        [sys.executable, "-m", "incentives.analysis.compare", str(sweep)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert compared.returncode == 0, compared.stderr
+    header = (sweep / "comparison.csv").read_text().splitlines()[0]
+    assert "exact_mean_mean" in header and "logprob_mean_mean" in header
+    assert (sweep / "emergence_exact_mean_vs_parameters.png").is_file()
 
 
 @pytest.mark.parametrize("experiment", ["text_multitask", "text_specialists", "text_diversity"])

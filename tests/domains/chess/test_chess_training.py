@@ -11,7 +11,7 @@ import chess.pgn
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import run_cli
+from tests.conftest import refuse_in_process, run_cli
 
 BASE = [
     "+experiment=chess_kqk",
@@ -113,7 +113,7 @@ def test_bad_chess_training_input_is_one_line_exit_2_and_writes_nothing(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
     out = tmp_path / "run"
-    result = run_cli(*BASE, *args, f"hydra.run.dir={out}", cwd=tmp_path)
+    result = refuse_in_process(*BASE, *args, f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
