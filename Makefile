@@ -35,9 +35,10 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# Two workers: most tests run the real CLI in a single-threaded subprocess.
+# Two workers (idle ones steal queued tests): most tests run the real CLI in a
+# single-threaded subprocess.
 unit: setup stockfish
-	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -n 2
+	PYTHONHASHSEED=0 $(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 test: lint typecheck unit
 

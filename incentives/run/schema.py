@@ -158,6 +158,21 @@ SETTINGS: dict[str, Setting] = {
     "reward.*": Setting("any", "the scheme's parameters", nullable=True, checked_by="the scheme"),
 }
 
+
+def _device(description: str) -> Setting:
+    """``agent.device`` of a learner: where torch runs it."""
+    return Setting(
+        "str",
+        description,
+        pattern=r"auto|cpu|mps|cuda(:\d+)?",
+        accepted_text="auto, cpu, cuda, cuda:<n> or mps",
+    )
+
+
+_THREADS = Setting(
+    "int", "torch threads (0 or null: torch's default)", 0, nullable=True, required=False
+)
+
 #: The keys of each kind of learner (``agent.algo``), in place of one another.
 _PPO: dict[str, Setting] = {
     "agent": Setting("mapping", "the learner: pick one with agent=<option>"),
@@ -193,15 +208,8 @@ _PPO: dict[str, Setting] = {
         required=False,
         checked_by=_AGENT,
     ),
-    "agent.device": Setting(
-        "str",
-        "auto: CUDA when present (MLP policies are often faster on CPU)",
-        pattern=r"auto|cpu|mps|cuda(:\d+)?",
-        accepted_text="auto, cpu, cuda, cuda:<n> or mps",
-    ),
-    "agent.torch_threads": Setting(
-        "int", "torch threads (0 or null: torch's default)", 0, nullable=True, required=False
-    ),
+    "agent.device": _device("auto: CUDA when present (MLP policies are often faster on CPU)"),
+    "agent.torch_threads": _THREADS,
     "agent.learning_rate": Setting("float", "Adam's step size", 0, 1, exclusive_low=True),
     "agent.n_steps": Setting("int", "steps per env per rollout (x env.n_envs)", 1),
     "agent.batch_size": Setting("int", "minibatch size of each update", 2),
@@ -233,15 +241,8 @@ _LANGUAGE_MODEL: dict[str, Setting] = {
         "int", "attention heads (divide d_model); override the preset's", 1, nullable=True
     ),
     "agent.context": Setting("int", "tokens the model sees (>= the longest document)", 2, 4096),
-    "agent.device": Setting(
-        "str",
-        "auto: CUDA when present (bf16 autocast there)",
-        pattern=r"auto|cpu|mps|cuda(:\d+)?",
-        accepted_text="auto, cpu, cuda, cuda:<n> or mps",
-    ),
-    "agent.torch_threads": Setting(
-        "int", "torch threads (0 or null: torch's default)", 0, nullable=True, required=False
-    ),
+    "agent.device": _device("auto: CUDA when present (bf16 autocast there)"),
+    "agent.torch_threads": _THREADS,
     "agent.learning_rate": Setting("float", "AdamW's peak step size", 0, 1, exclusive_low=True),
     "agent.batch_size": Setting("int", "windows of `context` tokens per update", 1),
     "agent.weight_decay": Setting("float", "AdamW's decoupled weight decay (matrices only)", 0),

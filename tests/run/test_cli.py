@@ -117,33 +117,6 @@ def test_run_writes_events_and_summary(tmp_path: Path) -> None:
     assert all(0.0 <= s <= 1.0 for s in tags["task/score"])
 
 
-def test_subprocess_vector_env_path(tmp_path: Path) -> None:
-    """Single gym envs in subprocesses, the scheme as a Gymnasium wrapper in each."""
-    done = run_cli(
-        *TINY,
-        "env.batched=null",
-        "env.vec_env=subproc",
-        "env.n_envs=2",
-        "budget=256",
-        "agent.n_steps=64",
-        "agent.batch_size=64",
-        "eval.n_envs=2",
-        "eval.episodes=32",
-        "warmup=[{reward: binary, steps: 128}]",
-        "reward=confidence_target",
-        "reward.t=0.6",
-        f"hydra.run.dir={tmp_path}",
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["reward"] == {"name": "confidence_target", "params": {"t": 0.6}}
-    assert summary["theory"]["thresholds"] == [0.6]
-    assert "explicit/terms/correct" in scalar_tags(tmp_path) or "explicit/terms/wrong" in (
-        scalar_tags(tmp_path)
-    )
-
-
 def test_console_script_multirun(tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("incentives-train")
     assert script.is_file(), "the console script is installed beside the interpreter"

@@ -45,12 +45,17 @@ def test_finished_run_is_not_trained_again(tmp_path: Path) -> None:
 
 
 def test_same_seed_same_summary(tmp_path: Path) -> None:
-    """On CPU, the same config and seed give the same final metrics, also in subprocess
-    envs. (The batched env and chess: tests/run/test_resume.py, where a killed and
-    resumed run ends as an uninterrupted one.)"""
+    """On CPU, the same config and seed give the same final metrics, also with single gym
+    envs in subprocesses (the scheme as a Gymnasium wrapper in each, switched at the
+    warm-up's end). (The batched env and chess: tests/run/test_resume.py, where a killed
+    and resumed run ends as an uninterrupted one.)"""
+    from tests.run.test_cli import scalar_tags
+
     extra = ["agent.device=cpu", "seed=3", "env.batched=null", "env.vec_env=subproc",
-             "eval.every=0", "env.n_envs=2", "budget=512", "agent.n_steps=64",
-             "agent.batch_size=64", "eval.n_envs=2", "eval.episodes=64"]  # fmt: skip
+             "eval.every=0", "env.n_envs=2", "budget=256", "agent.n_steps=64",
+             "agent.batch_size=64", "eval.n_envs=2", "eval.episodes=32",
+             "warmup=[{reward: binary, steps: 128}]", "reward=confidence_target",
+             "reward.t=0.6"]  # fmt: skip
     results = []
     for k in range(2):
         done = run_cli(*TINY, *extra, f"hydra.run.dir={tmp_path / str(k)}", cwd=ROOT)
@@ -58,6 +63,10 @@ def test_same_seed_same_summary(tmp_path: Path) -> None:
         summary = json.loads((tmp_path / str(k) / "summary.json").read_text())
         results.append((summary["explicit_return"], summary["behaviour"]))
     assert results[0] == results[1]
+    assert summary["reward"] == {"name": "confidence_target", "params": {"t": 0.6}}
+    assert summary["theory"]["thresholds"] == [0.6]
+    tags = scalar_tags(tmp_path / "1")
+    assert "explicit/terms/correct" in tags or "explicit/terms/wrong" in tags
 
 
 def _checkpoint(run_dir: Path, config_change: str = "", model: bytes = b"not a zip") -> None:
