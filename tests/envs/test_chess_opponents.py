@@ -307,7 +307,10 @@ class FirstMove:
         pass
 
 
-def test_register_opponent() -> None:
+def test_register_opponent(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = sys.modules["envs.chess.opponents"]
+    # the registry as it was afterwards: other tests in this process list the opponents
+    monkeypatch.setattr(registry, "_OPPONENTS", dict(registry._OPPONENTS))
     register_opponent("first_move_test", FirstMove)
     assert "first_move_test" in opponents()
     for spec, index in (("first_move_test", 0), ({"name": "first_move_test", "last": True}, -1)):
