@@ -7,12 +7,12 @@ import math
 import os
 import platform
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["git_revision", "package_versions", "write_json"]
+__all__ = ["git_revision", "hparams", "package_versions", "scale_record", "write_json"]
 
 _PACKAGES = (
     "incentives",
@@ -72,3 +72,42 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(_plain(data), indent=2, sort_keys=False) + "\n")
     os.replace(tmp, path)
+
+
+def scale_record(parameters: int, steps: int, wall_time_s: float, device: Any) -> dict[str, Any]:
+    """What a run cost: network size, steps (env steps, or tokens for a language model),
+    compute (their product: the x-axis of the emergence curves), time and device."""
+    import torch
+
+    name = str(device)
+    return {
+        "parameters": parameters,
+        "env_steps": steps,
+        "compute": parameters * steps,
+        "wall_time_s": round(wall_time_s, 2),
+        "device": name,
+        "device_name": torch.cuda.get_device_name(device) if name.startswith("cuda") else "cpu",
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def hparams(
+    config: Mapping[str, Any], schedule: Sequence[Any], size: str, scale: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What defines a run, for TensorBoard's HPARAMS: the same columns for every run of a
+    sweep (``schedule``: its reward phases, each with ``signal`` and ``steps``)."""
+    signal = schedule[-1].signal
+    return {
+        "experiment": config["experiment_name"],
+        "env": config["env"]["name"],
+        "reward": signal.name,
+        # one string, so every run of a sweep has the same HParams columns
+        "reward.params": " ".join(f"{k}={v}" for k, v in signal.params().items()) or "none",
+        "warmup": " + ".join(f"{p.signal.name}:{p.steps}" for p in schedule[:-1]) or "none",
+        "budget": schedule[-1].steps,
+        "agent.size": size,
+        "parameters": scale["parameters"],
+        "compute": float(scale["compute"]),
+        "device": scale["device"],
+        "seed": int(config["seed"]),
+    }

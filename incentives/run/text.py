@@ -39,7 +39,13 @@ from incentives.domain import Domain
 from incentives.run.build import ConfigError, Phase, env_domain, phases
 from incentives.run.resume import Checkpoint, ResumeError, claimed_folder, truncate_logs
 from incentives.run.schema import check
-from incentives.run.summary import git_revision, package_versions, write_json
+from incentives.run.summary import (
+    git_revision,
+    hparams,
+    package_versions,
+    scale_record,
+    write_json,
+)
 
 __all__ = ["TextPlan", "is_text_run", "plan_text", "train_text"]
 
@@ -422,21 +428,11 @@ def save_checkpoint(trainer: TextTrainer) -> None:
 
 
 def _scale(trainer: TextTrainer) -> dict[str, Any]:
-    """What the run cost: parameters, tokens trained, compute (their product), time."""
-    import torch
-
-    device = trainer.learner.device
+    """What the run cost (``scale_record``), its steps the tokens trained."""
     parameters = sum(p.numel() for p in trainer.learner.model.parameters())
-    tokens = trainer.progress.timesteps
-    return {
-        "parameters": parameters,
-        "env_steps": tokens,
-        "compute": parameters * tokens,
-        "wall_time_s": round(trainer.wall_time_s, 2),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "torch_threads": torch.get_num_threads(),
-    }
+    return scale_record(
+        parameters, trainer.progress.timesteps, trainer.wall_time_s, trainer.learner.device
+    )
 
 
 def _record_hparams(
@@ -445,27 +441,14 @@ def _record_hparams(
     """What defines the run, beside its final headline metrics, for TensorBoard's HPARAMS."""
     from agents.tensorboard import record_hparams
 
-    config, schedule = trainer.plan.config, trainer.plan.schedule
-    signal = schedule[-1].signal
+    config = trainer.plan.config
     eval_name = config["eval"]["name"]
-    agent = config["agent"]
     spec = trainer.plan.spec
+    size = f"{config['agent'].get('size')} d={spec.d_model} L={spec.n_layers}"
     headline = trainer.plan.domain.behaviour_type().names(headline=True)
     record_hparams(
         trainer.logger,
-        {
-            "experiment": config["experiment_name"],
-            "env": config["env"]["name"],
-            "reward": signal.name,
-            "reward.params": " ".join(f"{k}={v}" for k, v in signal.params().items()) or "none",
-            "warmup": " + ".join(f"{p.signal.name}:{p.steps}" for p in schedule[:-1]) or "none",
-            "budget": schedule[-1].steps,
-            "agent.size": f"{agent.get('size')} d={spec.d_model} L={spec.n_layers}",
-            "parameters": scale["parameters"],
-            "compute": float(scale["compute"]),
-            "device": scale["device"],
-            "seed": trainer.plan.seed,
-        },
+        hparams(config, trainer.plan.schedule, size, scale),
         {
             f"eval/{eval_name}/{k}": final[k]
             for k in (*headline, "explicit_return", "task_score")

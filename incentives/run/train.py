@@ -49,7 +49,13 @@ from incentives.run.resume import (
     venv_state,
     write_run_state,
 )
-from incentives.run.summary import git_revision, package_versions, write_json
+from incentives.run.summary import (
+    git_revision,
+    hparams,
+    package_versions,
+    scale_record,
+    write_json,
+)
 from incentives.run.text import is_text_run, train_text
 from incentives.signal import ExplicitSignal
 
@@ -404,55 +410,25 @@ def _size_label(agent: Mapping[str, Any]) -> str:
 
 
 def _scale(trainer: Trainer) -> dict[str, Any]:
-    """What a run cost: network size, env steps, compute (their product), time and device.
-
-    ``compute`` is parameters x environment steps (warm-up phases included), the x-axis
-    of ``incentives-compare``'s emergence curves; ``wall_time_s`` includes evaluations.
-    """
-    import torch
-
+    """What the run cost (``scale_record``); the steps include warm-up phases and the
+    wall time the evaluations."""
     from agents.ppo import parameter_count
 
     model = trainer.model
-    parameters = parameter_count(model)
-    device = str(model.device)
-    steps = int(model.num_timesteps)
-    return {
-        "parameters": parameters,
-        "env_steps": steps,
-        "compute": parameters * steps,
-        "wall_time_s": round(trainer.wall_time_s, 2),
-        "device": device,
-        "device_name": (
-            torch.cuda.get_device_name(model.device) if device.startswith("cuda") else "cpu"
-        ),
-        "torch_threads": torch.get_num_threads(),
-    }
+    return scale_record(
+        parameter_count(model), int(model.num_timesteps), trainer.wall_time_s, model.device
+    )
 
 
 def _record_hparams(trainer: Trainer, final: Mapping[str, float], scale: Mapping[str, Any]) -> None:
     """What defines the run, beside its final headline metrics, for TensorBoard's HPARAMS."""
     from agents.tensorboard import record_hparams
 
-    config, schedule = trainer.plan.config, trainer.plan.schedule
-    signal = schedule[-1].signal
+    config = trainer.plan.config
     eval_name = config["eval"]["name"]
     record_hparams(
         trainer.model.logger,
-        {
-            "experiment": config["experiment_name"],
-            "env": config["env"]["name"],
-            "reward": signal.name,
-            # one string, so every run of a sweep has the same HParams columns
-            "reward.params": " ".join(f"{k}={v}" for k, v in signal.params().items()) or "none",
-            "warmup": " + ".join(f"{p.signal.name}:{p.steps}" for p in schedule[:-1]) or "none",
-            "budget": schedule[-1].steps,
-            "agent.size": _size_label(config["agent"]),
-            "parameters": scale["parameters"],
-            "compute": float(scale["compute"]),
-            "device": scale["device"],
-            "seed": trainer.plan.seed,
-        },
+        hparams(config, trainer.plan.schedule, _size_label(config["agent"]), scale),
         {
             f"eval/{eval_name}/{k}": final[k]
             for k in (*_headline(trainer), "explicit_return", "task_score")
