@@ -166,7 +166,11 @@ def truncate_logs(run_dir: Path, step: int) -> None:
         with tmp.open("wb") as handle:
             writer = RecordWriter(handle)
             for record in RawEventFileLoader(str(events)).Load():
-                if event_pb2.Event.FromString(record).step <= step:
+                event = event_pb2.Event.FromString(record)
+                # HParams are written once, at the run's end, but at step 0: a run killed
+                # after writing them writes them again when it resumes
+                hparams = any(v.tag.startswith("_hparams_/") for v in event.summary.value)
+                if event.step <= step and not hparams:
                     writer.write(record)
             writer.flush()
         os.replace(tmp, events)
