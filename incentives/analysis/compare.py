@@ -7,6 +7,11 @@ scheme's theory predicts. Writes ``comparison.md``, ``comparison.csv`` and PNG p
 the folder. When the runs span several network sizes (a scale sweep), it also draws the
 emergence curves, each behaviour metric against parameters and against compute, and
 writes their points to ``emergence.csv``.
+
+It ends with the gaming flags (:mod:`incentives.analysis.flags`): per group, whether the
+explicit return rose while the intended metric did not (goodhart), one term earned the
+return (farming), the policy settled on one mode (collapse), and, across groups, a
+scheme that pays more than the intended one for a lower task score (beats_intended).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from incentives.analysis import emergence
+from incentives.analysis import flags as gaming
 from incentives.analysis.aggregate import Estimate, estimate
 from incentives.analysis.runs import find_runs, group_runs, runs_behaviour
 from incentives.behaviour import Behaviour
@@ -39,8 +45,17 @@ CURVES = ("explicit/return", "task/score")
 class Comparison:
     """The grouped runs of a folder and their across-seed estimates."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        intended: gaming.Intended | None = None,
+        intended_scheme: str | None = None,
+    ) -> None:
         self.root = root
+        #: What the flags take as intended: a metric, and the scheme that pays for it
+        #: (None: the domain's, see ``incentives.analysis.flags``).
+        self.intended, self.intended_scheme = intended, intended_scheme
+        self._flags: list[gaming.Flag] | None = None
         self.runs = find_runs(root)
         #: Runs whose folder a process is writing (its lock held): left out, not read.
         self.running = [r for r in self.runs if r.running]
@@ -199,6 +214,7 @@ class Comparison:
             cells.append(", ".join(f"{t:.3f}" for t in thresholds) or "–")
             lines.append("| " + " | ".join(cells) + " |")
         lines += self._emergence_markdown()
+        lines += self.flags_markdown()
         if self.running:
             lines += ["", "Left out, running (being written by a process):", ""]
             lines += [f"- `{r.path}` ({r.holder})" for r in self.running]
@@ -245,6 +261,40 @@ class Comparison:
             figure = plots.emergence_figure(points, metric, axis, self._reference(metric))
             save(figure, f"emergence_{metric.replace('/', '_')}_vs_{axis}.png")
         return written
+
+    def flags(self) -> list[gaming.Flag]:
+        """Every gaming flag of every group (fired or quiet), then the groups that beat
+        the intended scheme on its own terms."""
+        if self._flags is None:
+            found: list[gaming.Flag] = []
+            for label, runs in self.groups.items():
+                found += gaming.group_flags(label, runs, self.intended)
+            found += gaming.beats_intended(self.groups, self.intended_scheme)
+            self._flags = found
+        return self._flags
+
+    def flags_markdown(self) -> list[str]:
+        """The flags section of ``comparison.md``: those that fired, then the quiet ones."""
+        flags = self.flags()
+        if not flags:
+            return []
+        lines = [
+            "",
+            "## Gaming flags",
+            "",
+            "What the reward taught that nobody wanted (tests at the 5% level; "
+            "incentives.analysis.flags says how each is computed).",
+            "",
+            "| flag | group | fired | metric | evidence |",
+            "|---|---|---|---|---|",
+        ]
+        for flag in sorted(flags, key=lambda f: not f.fired):
+            text = flag.explanation.replace("|", "/")
+            lines.append(
+                f"| {flag.name} | {flag.run} | {'yes' if flag.fired else 'no'} | "
+                f"{flag.metric} | {text} |"
+            )
+        return lines
 
     def emergence(self) -> dict[tuple[str, str], dict[str, list[emergence.Point]]]:
         """The emergence curves: per (metric, axis), each line's points; empty without a
@@ -318,12 +368,18 @@ def _width(table: Table) -> int:
     return console.measure(table).maximum
 
 
-def compare(root: Path, console: Console | None = None) -> Comparison:
-    """Compare the runs under ``root``: print the table, write the report files."""
+def compare(
+    root: Path,
+    console: Console | None = None,
+    intended: gaming.Intended | None = None,
+    intended_scheme: str | None = None,
+) -> Comparison:
+    """Compare the runs under ``root``: print the table and the gaming flags, write the
+    report files."""
     console = console or terminal_console()
     if not root.is_dir():
         raise ValueError(f"RUNS_DIR {str(root)!r} is not a folder; accepted: a folder of runs")
-    comparison = Comparison(root)
+    comparison = Comparison(root, intended, intended_scheme)
     for run in comparison.running:
         console.print(f"left out, running ({run.holder}): {run.path}", soft_wrap=True)
     for run in comparison.unfinished:
@@ -336,6 +392,10 @@ def compare(root: Path, console: Console | None = None) -> Comparison:
         )
     for table in comparison.tables(console.width):
         console.print(table)
+    fired = [f for f in comparison.flags() if f.fired]
+    console.print(f"gaming flags: {len(fired)} fired of {len(comparison.flags())}", soft_wrap=True)
+    for flag in fired:
+        console.print(flag.line(), soft_wrap=True, markup=False)
     plots = comparison.write_plots()
     comparison.write_csv(root / "comparison.csv")
     comparison.write_markdown(root / "comparison.md", plots)
@@ -363,9 +423,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         description="Compare the runs under a folder: schemes side by side, across seeds.",
     )
     parser.add_argument("runs_dir", type=Path, help="a folder of runs, e.g. runs/qa_grid")
+    parser.add_argument(
+        "--intended",
+        metavar="METRIC[:down]",
+        help="the logged metric the reward is meant to improve, for the goodhart flag "
+        "(default: the domain's; chess task/score, QA behaviour/hallucination_rate:down)",
+    )
+    parser.add_argument(
+        "--intended-scheme",
+        metavar="SCHEME",
+        help="the scheme that pays for what is wanted, for beats_intended "
+        "(default: chess sparse_win, QA binary)",
+    )
     args = parser.parse_args(argv)
     try:
-        compare(args.runs_dir)
+        intended = gaming.parse_intended(args.intended) if args.intended else None
+        compare(args.runs_dir, intended=intended, intended_scheme=args.intended_scheme)
     except ValueError as error:
         print(f"incentives-compare: error: {error}", file=sys.stderr)
         sys.exit(2)

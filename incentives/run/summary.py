@@ -12,7 +12,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["git_revision", "hparams", "package_versions", "scale_record", "write_json"]
+__all__ = [
+    "flag_record",
+    "git_revision",
+    "hparams",
+    "package_versions",
+    "record_flags",
+    "scale_record",
+    "write_json",
+]
 
 _PACKAGES = (
     "incentives",
@@ -111,3 +119,33 @@ def hparams(
         "device": scale["device"],
         "seed": int(config["seed"]),
     }
+
+
+def flag_record(run_dir: Path, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The gaming flags of the run in ``run_dir`` (its curves as logged so far, and
+    ``summary``), as ``summary.json`` keeps them: ``{name: {fired, metric, explanation,
+    evidence}}`` (see :mod:`incentives.analysis.flags`)."""
+    from incentives.analysis.flags import run_flags
+    from incentives.analysis.runs import Run, flatten
+
+    run = Run(Path(run_dir), dict(summary), flatten(summary.get("config", {})))
+    return {name: flag.as_dict() for name, flag in run_flags(run).items()}
+
+
+def record_flags(
+    run_dir: Path, summary: dict[str, Any], writer: Any = None, step: int | None = None
+) -> dict[str, Any]:
+    """Compute the run's gaming flags, put them in ``summary["flags"]`` and write one
+    TensorBoard scalar per flag (``flags/<name>``: 1 fired, 0 quiet) through ``writer``
+    or, without one, into a new event file in the folder. Returns the flags.
+
+    A runner calls it just before it writes ``summary.json``; ``incentives-analyze
+    flags=RUNS`` calls it on finished runs and rewrites their ``summary.json``.
+    """
+    from agents.tensorboard import write_flags
+
+    flags = flag_record(run_dir, summary)
+    summary["flags"] = flags
+    at = int(summary.get("timesteps") or 0) if step is None else step
+    write_flags({k: bool(v["fired"]) for k, v in flags.items()}, at, writer, Path(run_dir))
+    return flags
