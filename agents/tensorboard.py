@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from stable_baselines3.common.logger import HParam, Logger, TensorBoardOutputFormat
 from torch.utils.tensorboard import SummaryWriter
 
-__all__ = ["custom_scalars_layout", "record_hparams", "summary_writer", "write_flags"]
+__all__ = ["custom_scalars_layout", "record_hparams", "summary_writer"]
 
 TB_ONLY = ("stdout", "log", "json", "csv")
 
@@ -63,26 +62,3 @@ def record_hparams(
     """
     plain = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in hparams.items()}
     logger.record("hparams", HParam(plain, dict(metrics)), exclude=TB_ONLY)
-
-
-def write_flags(
-    flags: Mapping[str, bool],
-    step: int,
-    writer: SummaryWriter | None = None,
-    folder: Path | None = None,
-) -> None:
-    """One scalar per gaming flag, ``flags/<name>``: 1 fired, 0 quiet, at ``step``.
-
-    Written through ``writer`` (a run's own) or, after the run, into a new event file in
-    ``folder``, which TensorBoard reads with the run's others.
-    """
-    own = writer is None
-    if writer is None:
-        if folder is None:
-            raise ValueError("write_flags needs a writer or a folder; accepted: one of them")
-        writer = SummaryWriter(str(folder), filename_suffix=".flags")
-    for name, fired in flags.items():
-        writer.add_scalar(f"flags/{name}", 1.0 if fired else 0.0, step)
-    writer.flush()
-    if own:
-        writer.close()

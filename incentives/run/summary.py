@@ -7,6 +7,7 @@ import math
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -136,16 +137,31 @@ def record_flags(
     run_dir: Path, summary: dict[str, Any], writer: Any = None, step: int | None = None
 ) -> dict[str, Any]:
     """Compute the run's gaming flags, put them in ``summary["flags"]`` and write one
-    TensorBoard scalar per flag (``flags/<name>``: 1 fired, 0 quiet) through ``writer``
-    or, without one, into a new event file in the folder. Returns the flags.
+    TensorBoard scalar per flag (``flags/<name>``: 1 fired, 0 quiet) at ``step`` (default:
+    the run's timesteps) through ``writer`` (a run's ``SummaryWriter``) or, without one,
+    into a new event file in the folder, which TensorBoard reads with the run's others.
+    Returns the flags.
 
     A runner calls it just before it writes ``summary.json``; ``incentives-analyze
     flags=RUNS`` calls it on finished runs and rewrites their ``summary.json``.
     """
-    from agents.tensorboard import write_flags
-
     flags = flag_record(run_dir, summary)
     summary["flags"] = flags
     at = int(summary.get("timesteps") or 0) if step is None else step
-    write_flags({k: bool(v["fired"]) for k, v in flags.items()}, at, writer, Path(run_dir))
+    values = {f"flags/{name}": 1.0 if flag["fired"] else 0.0 for name, flag in flags.items()}
+    if writer is not None:
+        for tag, value in values.items():
+            writer.add_scalar(tag, value, at)
+        writer.flush()
+        return flags
+    # tensorboard's own writer: no torch to load for a run that has finished
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    events = EventFileWriter(str(run_dir), filename_suffix=".flags")
+    for tag, value in values.items():
+        scalar = Summary(value=[Summary.Value(tag=tag, simple_value=value)])
+        events.add_event(Event(step=at, wall_time=time.time(), summary=scalar))
+    events.close()
     return flags
