@@ -11,9 +11,9 @@ update (no per-token Python). ``token_scores`` and ``greedy_answers`` read a mod
 teacher-forced log-likelihoods and greedy generations for exact-match answers.
 
 Example:
-    >>> spec = lm_spec({"size": "tiny"}, vocab_size=54, context=64)
+    >>> spec = lm_spec({"size": "tiny"}, vocab_size=56, context=64)
     >>> (spec.d_model, spec.n_layers, spec.n_heads), spec.parameters()
-    ((24, 1, 2), 10104)
+    ((24, 1, 2), 10152)
     >>> spec.parameters() == sum(p.numel() for p in GPT(spec).parameters())
     True
 """
@@ -44,7 +44,7 @@ __all__ = [
     "weighted_loss",
 ]
 
-#: Size presets: (d_model, n_layers, n_heads). With 54 tokens and context 64 they hold
+#: Size presets: (d_model, n_layers, n_heads). With 56 tokens and context 64 they hold
 #: ~10k, ~108k, ~0.8M, ~3.2M and ~10.7M parameters.
 PRESETS: dict[str, tuple[int, int, int]] = {
     "tiny": (24, 1, 2),
@@ -149,13 +149,22 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """Logits ``(batch, time, vocab)`` for token ids ``(batch, time)``, time <= context."""
+    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
+        """The last layer's normalised states ``(batch, time, d_model)`` (what the output
+        layer reads; a value head reads them too)."""
         positions = torch.arange(idx.shape[1], device=idx.device)
         x = self.embed(idx) + self.position(positions)
         for block in self.blocks:
             x = block(x)
-        return self.ln(x) @ self.embed.weight.T
+        return self.ln(x)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Next-token logits of ``hidden`` states (the output layer, tied to the embedding)."""
+        return hidden @ self.embed.weight.T
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, time, vocab)`` for token ids ``(batch, time)``, time <= context."""
+        return self.logits(self.hidden(idx))
 
 
 def weighted_loss(

@@ -42,7 +42,7 @@ SHAPES = {
     "large": (256, 4, 8),
     "xl": (384, 6, 6),
 }
-VOCAB = 54
+VOCAB = 56
 
 
 class PlainBlock(nn.Module):

@@ -11,6 +11,7 @@ _ENTRY_POINTS = {
     "incentives/QA-v0": "envs.qa.env:QAEnv",
     "incentives/Chess-v0": "envs.chess.env:ChessEnv",
     "incentives/Text-v0": "envs.text.env:TextEnv",
+    "incentives/TextAnswer-v0": "envs.text.answering:TextAnswerEnv",
 }
 
 for _env_id, _entry_point in _ENTRY_POINTS.items():

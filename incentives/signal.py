@@ -61,8 +61,13 @@ class ExplicitSignal(ABC):
         """The reward for one step, checking that the events the signal needs are there.
 
         ``ended`` says whether the step ended the episode (then ``final_events`` must be
-        there too).
+        there too). Before the end, a step that reports none of ``required_events`` is
+        not judged (reward 0, no term): an env of several steps may report what a scheme
+        reads only when there is something to judge (a text answer, at its last token);
+        at the end every needed event must be there.
         """
+        if not ended and not any(event in events for event in self.required_events):
+            return Incentive(self.name, 0.0, {})
         self.check_events(events, ended)
         terms = self.terms(events)
         return Incentive(self.name, float(sum(terms.values())), terms)

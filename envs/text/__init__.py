@@ -1,6 +1,6 @@
 """The text domain's generated corpus: task families written as documents, no download.
 
-- ``tokenizer``: one token per character of a 54-character alphabet.
+- ``tokenizer``: one token per character of a 56-character alphabet.
 - ``families``: the rule families (addition, modular arithmetic, copying, reversal,
   sorting, brackets, successor, counting, in-context induction) and their compositions.
 - ``facts``: a synthetic knowledge base stated with Zipf frequencies.

@@ -6,7 +6,12 @@ token stream. Every token knows its family (``family``, an index into ``FAMILY_N
 and whether it belongs to an answer (``answer``: the tokens after the ``=``, the
 closing ``$`` included), in arrays aligned with ``tokens``. The knobs are the data's
 quantity (``documents``) and quality (``noise``: the share of documents whose answer is
-replaced by another item's).
+replaced by another item's). ``idk_share`` and ``hedge_share`` make the corpus speak
+like people do about facts: a share of the facts documents says "I don't know"
+(``kelo pet=?$``) and a share hedges a right value (``kelo pet=~moz$``), both at random,
+so the two tokens have some probability under a pretrained model while nothing in the
+data ties them to what the model knows (``fact_counts`` counts only the documents that
+state the value).
 
 Held-out items: an item (its prompt) is held out when a hash of it falls below
 ``heldout_share``; the rule depends on the prompt and ``corpus_seed`` only, so the
@@ -98,6 +103,8 @@ class TextCorpus:
         facts: facts in the knowledge base.
         zipf_exponent: how skewed the facts' frequencies are.
         facts_never_share: share of the facts that never occur in training.
+        idk_share: share of facts documents answered "I don't know" (``?``).
+        hedge_share: share of facts documents whose value is hedged (``~`` before it).
         corpus_seed: the data set's seed (the same corpus for every run seed).
     """
 
@@ -113,6 +120,8 @@ class TextCorpus:
         facts: int = 2000,
         zipf_exponent: float = 1.1,
         facts_never_share: float = 0.1,
+        idk_share: float = 0.0,
+        hedge_share: float = 0.0,
         corpus_seed: int = 0,
     ) -> None:
         self.shape = Shape(max_digits=max_digits, max_length=max_length)
@@ -122,6 +131,18 @@ class TextCorpus:
             raise ValueError(f"noise={noise!r}; accepted: a share in [0, 1]")
         if not 0.0 < heldout_share < 1.0:
             raise ValueError(f"heldout_share={heldout_share!r}; accepted: a share in (0, 1)")
+        for key, share in (("idk_share", idk_share), ("hedge_share", hedge_share)):
+            if (
+                isinstance(share, bool)
+                or not isinstance(share, (int, float))
+                or not 0 <= share <= 1
+            ):
+                raise ValueError(f"{key}={share!r}; accepted: a share in [0, 1]")
+        if idk_share + hedge_share > 1.0:
+            raise ValueError(
+                f"idk_share + hedge_share = {idk_share + hedge_share!r}; accepted: at most 1"
+            )
+        self.idk_share, self.hedge_share = float(idk_share), float(hedge_share)
         self.mix = _mix(families, weights)
         self.noise, self.heldout_share, self.seed = float(noise), float(heldout_share), corpus_seed
         self.kb = KnowledgeBase(facts, corpus_seed, zipf_exponent, facts_never_share)
@@ -140,8 +161,16 @@ class TextCorpus:
         """``n`` training items of family ``label``: no held-out item; some answers noisy."""
         if FAMILY_NAMES[label] == "facts":
             picked = self.kb.sample(rng, n)
-            np.add.at(self.fact_counts, picked, 1)
             items = self.kb.items(picked)
+            stated = np.ones(n, dtype=bool)
+            if self.idk_share or self.hedge_share:  # drawn only then: old corpora unchanged
+                u = rng.random(n)
+                stated = u >= self.idk_share
+                for k in np.flatnonzero(~stated).tolist():
+                    items.answers[k] = "?"
+                for k in np.flatnonzero(stated & (u < self.idk_share + self.hedge_share)).tolist():
+                    items.answers[k] = "~" + items.answers[k]
+            np.add.at(self.fact_counts, picked[stated], 1)
         else:
             items = self._draw(rng, FAMILIES[FAMILY_NAMES[label]].generate, n, heldout=False)
         noisy = np.flatnonzero(rng.random(n) < self.noise)
@@ -150,6 +179,10 @@ class TextCorpus:
             for k, d in zip(noisy.tolist(), donors.tolist(), strict=True):
                 items.answers[k] = items.answers[d]
         return items
+
+    def draw(self, rng: np.random.Generator, family: str, n: int, heldout: bool) -> Items:
+        """``n`` items of the rule family ``family`` that are (or are not) held out."""
+        return self._draw(rng, FAMILIES[family].generate, n, heldout)
 
     def _draw(self, rng: np.random.Generator, generate: Generator, n: int, heldout: bool) -> Items:
         """``n`` items of a rule family that are (or are not) held out."""

@@ -14,7 +14,7 @@ Example:
     >>> env = TextEnv(documents=50, facts=40)
     >>> obs, info = env.reset(seed=0)
     >>> bool(obs[-1] == BOS), int(env.action_space.n)
-    (True, 54)
+    (True, 56)
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
 """The text domain's tokenizer: one token per character of a small, fixed alphabet.
 
-Generated documents use only these characters, so the vocabulary is tiny (54 tokens) and
+Generated documents use only these characters, so the vocabulary is tiny (56 tokens) and
 every token id is a character: a model's output can be read as text without any merge
-table. ``^`` starts a document and ``$`` ends it; token 0 pads.
+table. ``^`` starts a document and ``$`` ends it; token 0 pads. Two tokens mark how an
+answer is given (``envs.text.answering``): ``?`` is "I don't know" and ``~`` a hedge
+("probably ...") before the answer.
 
 Example:
     >>> ids = encode("^12+3=15$")
     >>> decode(ids)
     '^12+3=15$'
     >>> VOCAB_SIZE
-    54
+    56
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ __all__ = [
     "BOS",
     "EOS",
     "EQUALS",
+    "HEDGE",
+    "IDK",
     "PAD",
     "VOCAB_SIZE",
     "decode",
@@ -30,9 +34,11 @@ __all__ = [
 ]
 
 #: Every character a document may hold, in token order; "\0" is padding.
-ALPHABET = "\0^$0123456789abcdefghijklmnopqrstuvwxyz =+*%()[]<>,;:."
+ALPHABET = "\0^$0123456789abcdefghijklmnopqrstuvwxyz =+*%()[]<>,;:.?~"
 VOCAB_SIZE = len(ALPHABET)
 PAD, BOS, EOS = 0, ALPHABET.index("^"), ALPHABET.index("$")
+#: "I don't know" (an answer of its own) and the hedge marker (it precedes an answer).
+IDK, HEDGE = ALPHABET.index("?"), ALPHABET.index("~")
 #: The answer marker: every document holds exactly one, and its answer follows it.
 EQUALS = ALPHABET.index("=")
 

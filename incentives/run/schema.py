@@ -254,6 +254,37 @@ _LANGUAGE_MODEL: dict[str, Setting] = {
     ),
     "agent.max_grad_norm": Setting("float", "gradient clipping norm (0: none)", 0),
     "agent.log_every": Setting("int", "updates between training scalars", 1),
+    "agent.pretrained_cache": Setting(
+        "str",
+        "folder keeping pretrained models by digest, shared by runs that pretrain alike",
+        nullable=True,
+        required=False,
+    ),
+    "agent.rl": Setting(
+        "mapping", "answer phases: PPO on generated answers, and teaching", required=False
+    ),
+    "agent.rl.learning_rate": Setting(
+        "float", "AdamW's step size in answer phases", 0, 1, exclusive_low=True, required=False
+    ),
+    "agent.rl.batch_size": Setting(
+        "int", "questions per rollout (or taught batch)", 2, required=False
+    ),
+    "agent.rl.n_epochs": Setting("int", "PPO passes over each rollout", 1, required=False),
+    "agent.rl.minibatch_size": Setting("int", "answers per PPO update", 1, required=False),
+    "agent.rl.clip_range": Setting(
+        "float", "PPO's policy clipping", 0, exclusive_low=True, required=False
+    ),
+    "agent.rl.gae_lambda": Setting(
+        "float", "GAE's lambda over an answer's tokens", 0, 1, required=False
+    ),
+    "agent.rl.ent_coef": Setting("float", "entropy bonus coefficient", 0, required=False),
+    "agent.rl.vf_coef": Setting("float", "value loss coefficient", 0, required=False),
+    "agent.rl.kl_coef": Setting(
+        "float",
+        "per-token penalty on log pi - log pi_ref (the phase's first model)",
+        0,
+        required=False,
+    ),
 }
 AGENT_SETTINGS: dict[str, dict[str, Setting]] = {
     "ppo": _PPO,

@@ -21,6 +21,13 @@ supervised learner in place of PPO (``agents.lm``), and writes the same run fold
 The three views: ``explicit/return`` is the mean weighted log-likelihood of the tokens
 the scheme selects (nats per unit of weight, the negative of the learner's loss);
 ``task/score`` is next-token accuracy over every token; behaviour is each skill.
+
+Answer phases (``incentives.run.answering``): a phase whose scheme judges answers the
+model writes (``outcome``, the QA grids) trains it by PPO, ``teach_idk`` by supervised
+answers; their steps are answer tokens, their explicit return the scheme's mean reward
+on the measured questions and their task score the share answered right. With
+``agent.pretrained_cache`` set, the pretraining phases before them are kept on disk by
+a digest of all that decides them, and a run with the same digest starts from there.
 """
 
 from __future__ import annotations
@@ -36,6 +43,14 @@ from typing import Any
 import numpy as np
 
 from incentives.domain import Domain
+from incentives.run.answering import (
+    Answering,
+    AnsweringSettings,
+    cache_path,
+    check_answer_signal,
+    phase_kind,
+    pretraining_key,
+)
 from incentives.run.build import ConfigError, Phase, env_domain, phases
 from incentives.run.resume import Checkpoint, ResumeError, claimed_folder, truncate_logs
 from incentives.run.schema import check
@@ -71,28 +86,33 @@ class TextPlan:
     spec: Any
     seed: int
     checkpoint_every: int
+    answering: Any = None
+
+    @property
+    def pretraining(self) -> list[Phase]:
+        """The phases that train on the corpus (next-token schemes), in order."""
+        return [p for p in self.schedule if phase_kind(p.signal) == "pretrain"]
 
 
 def plan_text(config: dict[str, Any]) -> TextPlan:
     """The run's plan: the keys, the reward phases, the corpus and the model's shape."""
     from agents.lm import lm_spec
     from envs.text.tokenizer import VOCAB_SIZE
-    from incentives.domains.text.schemes import TextSignal
     from incentives.errors import UserError
 
     try:
         check(config)
         schedule = phases(config)
         for phase in schedule:
-            if not isinstance(phase.signal, TextSignal):
-                raise ConfigError(
-                    f"reward {phase.signal.name!r} is not a text scheme; accepted: "
-                    "next_token, answer_only, answer_weighted (or another TextSignal)"
-                )
+            if phase_kind(phase.signal) != "pretrain":
+                check_answer_signal(phase.signal)
         agent = config["agent"]
         spec = lm_spec(agent, VOCAB_SIZE, int(agent["context"]))
         corpus = _corpus(json.dumps(config["env"].get("kwargs") or {}, sort_keys=True))
         longest = max(corpus.max_document, _longest_evaluation(corpus))
+        answering = AnsweringSettings.from_config(config["env"], schedule)
+        if answering is not None:
+            longest = max(longest, Answering.build(corpus, answering, 0).longest())
         if spec.context < longest:
             raise ConfigError(
                 f"agent.context={spec.context} is shorter than the longest document "
@@ -111,6 +131,7 @@ def plan_text(config: dict[str, Any]) -> TextPlan:
         spec=spec,
         seed=int(config["seed"]),
         checkpoint_every=int(config["checkpoint"]["every"]),
+        answering=answering,
     )
 
 
@@ -166,6 +187,13 @@ class TextTrainer:
     started: float = field(default_factory=time.perf_counter)
     checkpointed_at: int = -1
     weights: Any = None
+    #: The answering questions and the answer phases' learner (None: no answering).
+    answering: Answering | None = None
+    #: The digest of a pretrained model taken from the cache (None: trained here).
+    pretrained_from: str | None = None
+    #: The held-out results at the start of each answer phase, by phase index: what the
+    #: model did before the phase's scheme trained it (after pretraining, for the first).
+    phase_starts: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Tokens and seconds since the last training scalars (tokens per second).
     window: list[float] = field(default_factory=lambda: [0.0, time.perf_counter()])
 
@@ -221,12 +249,15 @@ def build(plan: TextPlan, run_dir: Path, checkpoint: Checkpoint | None) -> TextT
         lr_warmup=int(agent["lr_warmup"]),
         lr_schedule=str(agent["lr_schedule"]),
         max_grad_norm=float(agent["max_grad_norm"]),
-        total_updates=sum(math.ceil(p.steps / per_update) for p in plan.schedule),
+        total_updates=sum(math.ceil(p.steps / per_update) for p in plan.pretraining),
     )
     rng = np.random.default_rng([plan.seed, 11])
-    progress = TextProgress()
+    answering = None
+    if plan.answering is not None:
+        answering = Answering.build(plan.corpus, plan.answering, plan.seed)
+    progress, starts = TextProgress(), dict[str, dict[str, float]]()
     if checkpoint is not None:
-        progress = _resume(learner, rng, run_dir, checkpoint)
+        progress, starts = _resume(learner, rng, run_dir, checkpoint, answering, plan)
     else:
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
     corpus, ev = plan.corpus, config["eval"]
@@ -243,6 +274,8 @@ def build(plan: TextPlan, run_dir: Path, checkpoint: Checkpoint | None) -> TextT
         logger=configure(str(run_dir), ["tensorboard", "csv"]),
         progress=progress,
         checkpointed_at=checkpoint.num_timesteps if checkpoint else -1,
+        answering=answering,
+        phase_starts=starts,
     )
     if checkpoint is None:
         _tensorboard_layout(trainer)
@@ -250,9 +283,14 @@ def build(plan: TextPlan, run_dir: Path, checkpoint: Checkpoint | None) -> TextT
 
 
 def _resume(
-    learner: Any, rng: np.random.Generator, run_dir: Path, checkpoint: Checkpoint
-) -> TextProgress:
-    """Load the checkpoint's learner and data order; cut the logs back to its step."""
+    learner: Any,
+    rng: np.random.Generator,
+    run_dir: Path,
+    checkpoint: Checkpoint,
+    answering: Answering | None,
+    plan: TextPlan,
+) -> tuple[TextProgress, dict[str, dict[str, float]]]:
+    """Load the checkpoint's learner, data order and answer phase; cut the logs back."""
     import torch
 
     path = run_dir / checkpoint.model
@@ -261,18 +299,26 @@ def _resume(
         learner.load_state(state["learner"])
         rng.bit_generator.state = state["data_order"]
         torch.set_rng_state(state["torch_rng"])
+        if answering is not None and state.get("answering") is not None:
+            answering.load_state(
+                state["answering"],
+                learner.model,
+                plan.config["agent"].get("rl") or {},
+                plan.schedule[checkpoint.phase].signal,
+            )
     except Exception as error:  # torch raises many kinds for a bad or foreign file
         raise ResumeError(
             f"checkpoint {str(path)!r} cannot be loaded ({error}); accepted: resume=false "
             "to start over in a new folder"
         ) from None
     truncate_logs(run_dir, checkpoint.num_timesteps)
-    return TextProgress(
+    progress = TextProgress(
         phase=checkpoint.phase,
         phase_start=checkpoint.phase_start,
         timesteps=checkpoint.num_timesteps,
         eval_last_at=checkpoint.eval_last_at,
     )
+    return progress, dict(state.get("phase_starts") or {})
 
 
 def _tensorboard_layout(trainer: TextTrainer) -> None:
@@ -287,20 +333,28 @@ def _tensorboard_layout(trainer: TextTrainer) -> None:
 
 
 def run_phases(trainer: TextTrainer) -> None:
-    """Train through the reward phases left: each phase's scheme weighs the corpus's
-    tokens, then updates draw windows until the phase's tokens are trained."""
+    """Train through the reward phases left: a pretraining phase's scheme weighs the
+    corpus's tokens, then updates draw windows until the phase's tokens are trained; an
+    answer phase asks questions until its answer tokens are trained."""
     import torch
 
     plan, progress = trainer.plan, trainer.progress
     corpus, context = plan.corpus, int(plan.config["agent"]["context"])
     batch = int(plan.config["agent"]["batch_size"])
-    first, resumed = progress.phase, trainer.checkpoint is not None
+    resumed = trainer.checkpoint is not None
+    prefix = _pretrained_prefix(trainer)
+    first = progress.phase
     bar = _progress_bar(trainer)
     for k in range(first, len(plan.schedule)):
         phase = plan.schedule[k]
         if k != first or not resumed:
             progress.phase_start = progress.timesteps
         progress.phase = k
+        if k == prefix[0] and k != first and prefix[1] is not None:  # pretrained here
+            _save_pretrained(trainer, prefix[1])
+        if phase_kind(phase.signal) != "pretrain":
+            _answer_phase(trainer, k, phase, bar)
+            continue
         weights = phase.signal.weights(corpus.family, corpus.answer)  # type: ignore[attr-defined]
         trainer.weights = torch.from_numpy(weights).to(trainer.learner.device)
         while progress.timesteps - progress.phase_start < phase.steps:
@@ -314,6 +368,96 @@ def run_phases(trainer: TextTrainer) -> None:
             _after_update(trainer)
     if bar is not None:
         bar.close()
+
+
+def _pretrained_prefix(trainer: TextTrainer) -> tuple[int, Path | None]:
+    """The index of the first answer phase after the pretraining phases, and the cache
+    file of their model (None: no cache). A new run whose file exists starts from it."""
+    import torch
+
+    plan, progress = trainer.plan, trainer.progress
+    kinds = [phase_kind(p.signal) for p in plan.schedule]
+    first_answer = next((k for k, kind in enumerate(kinds) if kind != "pretrain"), len(kinds))
+    if (
+        first_answer == 0
+        or first_answer == len(kinds)
+        or any(kind == "pretrain" for kind in kinds[first_answer:])
+    ):
+        return first_answer, None
+    key = pretraining_key(plan.config, plan.spec, plan.schedule)
+    path = cache_path(plan.config, key)
+    if path is None or trainer.checkpoint is not None or progress.timesteps:
+        return first_answer, path
+    if path.is_file():
+        state = torch.load(path, map_location=trainer.learner.device, weights_only=False)
+        trainer.learner.load_state(state["learner"])
+        torch.set_rng_state(state["torch_rng"])
+        trainer.rng.bit_generator.state = state["data_order"]
+        progress.timesteps = sum(p.steps for p in plan.schedule[:first_answer])
+        progress.phase = first_answer
+        progress.eval_last_at = progress.timesteps
+        trainer.pretrained_from = key
+    return first_answer, path
+
+
+def _save_pretrained(trainer: TextTrainer, path: Path) -> None:
+    """Keep the pretrained model for runs with the same digest (written whole, then
+    renamed: two runs writing it at once leave one complete file)."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{time.time_ns()}.tmp")
+    torch.save(
+        {
+            "learner": trainer.learner.state(),
+            "torch_rng": torch.get_rng_state(),
+            "data_order": trainer.rng.bit_generator.state,
+        },
+        tmp,
+    )
+    tmp.replace(path)
+
+
+def _answer_phase(trainer: TextTrainer, k: int, phase: Phase, bar: Any) -> None:
+    """Ask training questions until the phase's answer tokens are trained: PPO rollouts
+    under a scheme judging answers, supervised steps under ``teach_idk``."""
+    plan, progress, answering = trainer.plan, trainer.progress, trainer.answering
+    assert answering is not None
+    rl = plan.config["agent"].get("rl") or {}
+    answering.start_phase(k, trainer.learner.model, rl, phase.signal)
+    if progress.timesteps == progress.phase_start:
+        trainer.phase_starts[str(k)] = evaluate(trainer, final=False)
+    batch = int(rl.get("batch_size", 256))
+    teach = phase_kind(phase.signal) == "teach"
+    while progress.timesteps - progress.phase_start < phase.steps:
+        if teach:
+            tokens = answering.teach(phase.signal, batch)
+        else:
+            tokens = answering.reinforce(phase.signal, batch)
+        progress.timesteps += tokens
+        trainer.window[0] += tokens
+        if bar is not None:
+            bar.update(tokens)
+        _log_answering(trainer)
+        _periodic(trainer)
+
+
+def _log_answering(trainer: TextTrainer) -> None:
+    """An answer step's training scalars: the scheme's mean reward on the rollout (the
+    taught answers' log-likelihood when teaching), the share right, PPO's statistics."""
+    assert trainer.answering is not None
+    stats = trainer.answering.drain()
+    logger, now = trainer.logger, time.perf_counter()
+    logger.record("explicit/return", stats.pop("return"))
+    if "correct" in stats:
+        logger.record("task/score", stats.pop("correct"))
+    for key, value in stats.items():
+        logger.record(f"train/{key}", value)
+    logger.record("train/phase", trainer.progress.phase)
+    logger.record("time/tokens_per_s", trainer.window[0] / max(1e-9, now - trainer.window[1]))
+    logger.record("time/total_timesteps", trainer.progress.timesteps)
+    logger.dump(trainer.progress.timesteps)
+    trainer.window[:] = [0.0, now]
 
 
 def _progress_bar(trainer: TextTrainer) -> Any:
@@ -333,7 +477,14 @@ def _after_update(trainer: TextTrainer) -> None:
     evaluating = every_eval > 0 and progress.timesteps - progress.eval_last_at >= every_eval
     if learner.updates % int(plan.config["agent"]["log_every"]) == 0 or evaluating:
         _log_training(trainer, dump=not evaluating)
-    if evaluating:
+    _periodic(trainer)
+
+
+def _periodic(trainer: TextTrainer) -> None:
+    """A periodic evaluation and a checkpoint when their steps come."""
+    plan, progress = trainer.plan, trainer.progress
+    every_eval = int(plan.config["eval"]["every"])
+    if every_eval > 0 and progress.timesteps - progress.eval_last_at >= every_eval:
         evaluate(trainer, final=False)
     if plan.checkpoint_every > 0 and progress.timesteps - max(0, trainer.checkpointed_at) >= (
         plan.checkpoint_every
@@ -365,7 +516,7 @@ def _measure(trainer: TextTrainer, encoded: Any) -> dict[str, float]:
     from incentives.domains.text.evaluation import document_events, text_scores
 
     model, batch = trainer.learner.model, int(trainer.plan.config["eval"]["n_envs"])
-    signal = trainer.plan.schedule[trainer.progress.phase].signal
+    signal = _corpus_signal(trainer)
     scores = token_scores(model, encoded.documents, batch)
     generated = greedy_answers(
         model, encoded.prompts, [len(a) for a in encoded.answers], EOS, batch
@@ -373,7 +524,30 @@ def _measure(trainer: TextTrainer, encoded: Any) -> dict[str, float]:
     behaviour = trainer.plan.domain.behaviour_type()(signal)
     for event in document_events(encoded, scores, generated):
         behaviour.add(event)
-    return {**text_scores(encoded, scores, signal), **behaviour.metrics()}  # type: ignore[arg-type]
+    return {**text_scores(encoded, scores, signal), **behaviour.metrics()}
+
+
+def _corpus_signal(trainer: TextTrainer) -> Any:
+    """The scheme that weighs the corpus's tokens for the text measures: the phase's,
+    or in an answer phase the last pretraining phase's (next-token without one)."""
+    from incentives.domains.text.schemes import NextTokenSignal
+
+    done = trainer.plan.schedule[: trainer.progress.phase + 1]
+    weighing = [p.signal for p in done if phase_kind(p.signal) == "pretrain"]
+    return weighing[-1] if weighing else NextTokenSignal()
+
+
+def _measure_answers(trainer: TextTrainer, heldout: bool) -> dict[str, float]:
+    """The answering metrics of the measured questions (evaluation half, or the
+    training-half probe); in an answer phase also its explicit return and task score."""
+    assert trainer.answering is not None
+    signal = trainer.plan.schedule[trainer.progress.phase].signal
+    batch = int(trainer.plan.config["eval"]["n_envs"])
+    events, scores = trainer.answering.measure(trainer.learner.model, signal, heldout, batch)
+    behaviour = trainer.plan.domain.behaviour_type()(signal)
+    for event in events:
+        behaviour.add(event)
+    return {**behaviour.metrics(), **scores}
 
 
 def evaluate(trainer: TextTrainer, final: bool) -> dict[str, float]:
@@ -381,6 +555,9 @@ def evaluate(trainer: TextTrainer, final: bool) -> dict[str, float]:
     them at the current step; return the held-out results."""
     heldout = _measure(trainer, trainer.heldout)
     seen = _measure(trainer, trainer.seen)
+    if trainer.answering is not None:
+        heldout.update(_measure_answers(trainer, heldout=True))
+        seen.update(_measure_answers(trainer, heldout=False))
     logger, name = trainer.logger, str(trainer.plan.config["eval"]["name"])
     for key, value in heldout.items():
         logger.record(f"eval/{name}/{key}", value)
@@ -403,11 +580,14 @@ def save_checkpoint(trainer: TextTrainer) -> None:
     progress = trainer.progress
     name = f"checkpoint-{progress.timesteps}.pt"
     tmp = trainer.run_dir / (name + ".tmp")
+    answering = trainer.answering
     torch.save(
         {
             "learner": trainer.learner.state(),
             "data_order": trainer.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
+            "answering": answering.state() if answering and answering.ppo else None,
+            "phase_starts": trainer.phase_starts,
         },
         tmp,
     )
@@ -457,6 +637,22 @@ def _record_hparams(
     )
 
 
+def _measures(signal: Any) -> dict[str, str]:
+    """What ``summary.json``'s numbers mean under the last phase's scheme."""
+    if phase_kind(signal) == "pretrain":
+        return {
+            "timesteps": "tokens trained (batch x context per update)",
+            "explicit_return": "held-out mean log-likelihood per unit of the scheme's weight "
+            "(nats; the negative of the learner's loss)",
+            "task_score": "held-out next-token accuracy over every token",
+        }
+    return {
+        "timesteps": "tokens trained: the corpus's, then answer tokens (generated or taught)",
+        "explicit_return": "the scheme's mean reward on the held-out questions' greedy answers",
+        "task_score": "share of the held-out questions answered right (hedged or not)",
+    }
+
+
 def summarise(trainer: TextTrainer, final: Mapping[str, float]) -> dict[str, Any]:
     """Record HParams, save ``model.pt``, write ``summary.json``; drop the checkpoints."""
     import torch
@@ -488,14 +684,11 @@ def summarise(trainer: TextTrainer, final: Mapping[str, float]) -> dict[str, Any
         "explicit_return": final["explicit_return"],
         "task_score": final["task_score"],
         "behaviour": {k: v for k, v in final.items() if k not in ("explicit_return", "task_score")},
-        "measures": {
-            "timesteps": "tokens trained (batch x context per update)",
-            "explicit_return": "held-out mean log-likelihood per unit of the scheme's weight "
-            "(nats; the negative of the learner's loss)",
-            "task_score": "held-out next-token accuracy over every token",
-        },
+        "measures": _measures(signal),
         "corpus": {"tokens": len(plan.corpus), "documents": len(plan.corpus.doc_starts)},
-        "theory": {},
+        "pretrained_from_cache": trainer.pretrained_from,
+        "phase_starts": trainer.phase_starts,
+        "theory": signal.theory() if hasattr(signal, "theory") else {},
         "config": config,
         "versions": package_versions(),
         "git_revision": git_revision(),

@@ -98,7 +98,7 @@ def test_a_killed_run_resumes_to_the_same_summary(
     ("override", "message"),
     [
         ("agent.context=20", "agent.context=20 is shorter than the longest document"),
-        ("reward=hedging_grid", "not a text scheme"),
+        ("reward=sparse_win", "needs the event 'learner_move', which neither the corpus"),
         ("agent.size=huge", "agent.size='huge'; accepted"),
         ("+agent.n_steps=64", "unknown key 'agent.n_steps'"),
         ("env.kwargs.noise=3", "noise=3; accepted"),

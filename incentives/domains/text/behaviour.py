@@ -15,6 +15,11 @@ facts seen in training; ``facts_<bucket>_*`` by how often they were seen), their
 over the families (``exact_mean``, ...), and the held-out compositions
 (``composition_*``, each composition's ``<name>_exact`` too). In-context induction is
 the ``induction`` family.
+
+Answering (``incentives.domains.text.answers``): a question the model answered in its
+own words is an event with a ``mode``; those are tallied apart, into the answer, hedge
+and "I don't know" rates, hallucination by how often a fact was seen, calibration and
+the learned answering threshold (``ANSWER_METRICS``).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import numpy as np
 from envs.text.corpus import FAMILY_NAMES
 from envs.text.facts import BUCKETS
 from envs.text.families import COMPOSITIONS
-from incentives.behaviour import Behaviour, Metric
+from incentives.behaviour import Behaviour, GroupResults, Metric
+from incentives.domains.text.answers import ANSWER_METRICS, AnswerTally
 
 __all__ = ["MEASURES", "SEEN_BUCKETS", "TextBehaviour"]
 
@@ -87,17 +93,22 @@ def _declare() -> tuple[Metric, ...]:
 class TextBehaviour(Behaviour):
     """Collects scored held-out documents and reports each family's skill."""
 
-    METRICS = _declare()
+    METRICS = (*_declare(), *ANSWER_METRICS)
 
     def __init__(self, signal: Any = None) -> None:
         super().__init__(signal)
         self._values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         self._count = 0
+        self._answers = AnswerTally()
 
     def add(self, info: Mapping[str, Any]) -> None:
         """Record one scored document: ``group``, ``exact``, ``answer_token_acc`` and
         ``answer_logprob`` (absent where an agent names tokens without probabilities:
-        ``incentives/Text-v0``'s episodes)."""
+        ``incentives/Text-v0``'s episodes); or one answered question (with a ``mode``)."""
+        if "mode" in info:
+            self._answers.add(info)
+            self._count += 1
+            return
         group = str(info["group"])
         for suffix, _, event in MEASURES:
             if event in info:
@@ -107,6 +118,7 @@ class TextBehaviour(Behaviour):
     def clear(self) -> None:
         """Forget the recorded documents."""
         self._values.clear()
+        self._answers.clear()
         self._count = 0
 
     def __len__(self) -> int:
@@ -142,4 +154,42 @@ class TextBehaviour(Behaviour):
             value = self._mean([name], "exact")
             if value is not None:
                 out[f"{name}_exact"] = value
-        return out
+        return {**out, **self._answers.metrics()}
+
+    @classmethod
+    def reference(
+        cls, metric: str, theories: Mapping[str, Mapping[str, Any]]
+    ) -> tuple[float, str] | None:
+        """``t_hat``'s theory: where answering starts to pay (the highest threshold),
+        when every scheme compared that has thresholds agrees on it."""
+        if metric != "t_hat":
+            return None
+        answer_at = {
+            (name, max(thresholds))
+            for name, theory in theories.items()
+            if (thresholds := theory.get("thresholds"))
+        }
+        if len({t for _, t in answer_at}) != 1:
+            return None
+        names = ", ".join(sorted({name for name, _ in answer_at}))
+        return float(answer_at.pop()[1]), f"theory ({names})"
+
+    @classmethod
+    def comparison_figures(cls, groups: GroupResults) -> dict[str, Any]:
+        """Answered rate against the model's confidence per group, seeds as a band, the
+        scheme's thresholds dashed (as the QA domain draws it)."""
+        from incentives.analysis.plots import rates_by_p_figure
+
+        by_conf = {}
+        for label, (results, theory) in groups.items():
+            keys = sorted({k for r in results for k in r if k.startswith("answered_by_conf/")})
+            if not keys:
+                continue
+            centres = [sum(map(float, k.split("/")[1].split("-"))) / 2 for k in keys]
+            rows = [[r.get(k, float("nan")) for k in keys] for r in results]
+            by_conf[label] = (centres, rows, list(theory.get("thresholds", [])))
+        if not by_conf:
+            return {}
+        figure = rates_by_p_figure(by_conf)
+        figure.axes[0].set_xlabel("the model's probability of its best answer")
+        return {"answered_by_confidence": figure}

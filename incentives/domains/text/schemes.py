@@ -6,6 +6,13 @@ token of every document alike (the weak, broad incentive of the talk); ``answer_
 only the answer tokens of chosen families (teaching a skill directly);
 ``answer_weighted`` lies between: answers weigh 1, the rest ``prompt_weight``.
 
+Two schemes judge answers a model *generates* (``envs.text.answering``) rather than
+weighing the corpus: ``outcome`` pays 1 for a right final answer (the incentive: only
+the outcome counts), and ``teach_idk`` is its teaching contrast: the right answer where
+the model already gives it probability at least ``threshold``, "I don't know" (``?``)
+elsewhere, learned by supervised fine-tuning. The QA schemes (``hedging_grid``,
+``binary``, ``confidence_target``) judge the same answers unchanged.
+
 Two views of one rule: ``weights(family, answer)`` labels a whole token stream at once
 (the learner's), and ``terms(events)`` judges one predicted token from the events an env
 reports (``family``, ``is_answer``, ``correct``): the weight if the prediction was right,
@@ -41,6 +48,10 @@ __all__ = [
     "AnswerWeightedSignal",
     "NextToken",
     "NextTokenSignal",
+    "Outcome",
+    "OutcomeSignal",
+    "TeachIDK",
+    "TeachIDKSignal",
     "TextScheme",
     "TextSignal",
 ]
@@ -153,6 +164,69 @@ class AnswerWeightedSignal(TextSignal):
         return np.where(np.asarray(answer, dtype=bool), 1.0, self.prompt_weight).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class OutcomeSignal(ExplicitSignal):
+    """1 for a right final answer, 0 otherwise: the outcome reward of RL on answers that
+    can be checked. It reads ``correct`` only, so "I don't know" scores as a wrong answer
+    (on the answering env it pays exactly as ``binary``; it also judges any env that
+    reports ``correct``)."""
+
+    name: ClassVar[str] = "outcome"
+    statement: ClassVar[str] = "1 for a right final answer, 0 otherwise"
+    required_events: ClassVar[tuple[str, ...]] = ("correct",)
+
+    def terms(self, events: Mapping[str, Any]) -> dict[str, float]:
+        """One term, ``outcome``: 1 or 0."""
+        return {"outcome": 1.0 if events["correct"] else 0.0}
+
+
+@dataclass(frozen=True)
+class TeachIDKSignal(ExplicitSignal):
+    """Teaching what to say, not rewarding it: for each question the target is the right
+    answer if the model (at the start of the phase) gives it probability ``p_truth`` of
+    at least ``threshold``, else "I don't know". With ``threshold`` at a grid's answering
+    threshold (0.8 for the talk's) this is the grid's best response to the model's own
+    beliefs, shown to it by supervised fine-tuning (after R-Tuning, Zhang et al. 2024).
+
+    As a reward on the answering env (events ``mode``, ``correct``, ``p_truth``): 1 for
+    saying the target.
+    """
+
+    threshold: float = 0.8
+
+    name: ClassVar[str] = "teach_idk"
+    statement: ClassVar[str] = (
+        "supervised targets: the right answer where the model believes it (p >= threshold), "
+        "'I don't know' elsewhere"
+    )
+    required_events: ClassVar[tuple[str, ...]] = ("mode", "correct", "p_truth")
+
+    def __post_init__(self) -> None:
+        threshold = finite(self.name, "threshold", self.threshold)
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(
+                f"{self.name}: parameter threshold={self.threshold!r}; accepted: 0 to 1"
+            )
+        object.__setattr__(self, "threshold", threshold)
+
+    def target(self, truth: str, p_truth: float) -> str:
+        """The answer to teach for a question whose right answer is ``truth``.
+
+        Example:
+            >>> TeachIDKSignal().target("moz", 0.9), TeachIDKSignal().target("moz", 0.5)
+            ('moz', '?')
+        """
+        return truth if p_truth >= self.threshold else "?"
+
+    def terms(self, events: Mapping[str, Any]) -> dict[str, float]:
+        """One term, ``target``: 1 if the answer said the target."""
+        if float(events["p_truth"]) >= self.threshold:
+            said = events["mode"] != "abstain" and bool(events["correct"])
+        else:
+            said = events["mode"] == "abstain"
+        return {"target": 1.0 if said else 0.0}
+
+
 class TextScheme(RewardScheme[TextSignal]):
     """A text scheme as a wrapper of ``incentives/Text-v0``: the reward of a predicted
     token is its weight if the prediction is right."""
@@ -174,3 +248,15 @@ class AnswerWeighted(TextScheme):
     """Reward answers fully, prompts at ``prompt_weight`` (see ``AnswerWeightedSignal``)."""
 
     signal_type = AnswerWeightedSignal
+
+
+class Outcome(RewardScheme[OutcomeSignal]):
+    """Reward a right final answer with 1 (see ``OutcomeSignal``)."""
+
+    signal_type = OutcomeSignal
+
+
+class TeachIDK(RewardScheme[TeachIDKSignal]):
+    """Reward saying the taught target (see ``TeachIDKSignal``)."""
+
+    signal_type = TeachIDKSignal
