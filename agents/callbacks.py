@@ -8,8 +8,7 @@ set of episodes. Nothing here feeds back into the reward.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -33,40 +32,93 @@ __all__ = [
 
 
 class EpisodeTally:
-    """Per-env running sums of the explicit reward and its terms, closed at episode ends."""
+    """Per-env running sums of the explicit reward and its terms, closed at episode ends.
+
+    Reads a step's infos as dicts, or, when they carry columns (``infos.columns``, with
+    the scheme's ``BatchIncentive`` and the monitor's episode sums in ``infos.derived``),
+    as arrays: then no per-env dict is built, and the behaviour collector gets the ended
+    episodes' columns (``add_columns``) when it has that method.
+    """
 
     def __init__(self, n_envs: int) -> None:
+        self.n_envs = n_envs
         self.returns = np.zeros(n_envs)
-        self.terms: list[dict[str, float]] = [defaultdict(float) for _ in range(n_envs)]
+        # term -> per-env running sum, and whether the running episode has had the term
+        self.terms: dict[str, np.ndarray] = {}
+        self.seen: dict[str, np.ndarray] = {}
         self.finished_returns: list[float] = []
-        self.finished_terms: list[dict[str, float]] = []
+        # term -> [its sum over the closed episodes, how many of them had it]
+        self.finished_terms: dict[str, list[float]] = {}
+        self.finished = 0
         self.task_scores: list[float] = []
         self.episodes = 0
+
+    def _term(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self.terms:
+            self.terms[name] = np.zeros(self.n_envs)
+            self.seen[name] = np.zeros(self.n_envs, dtype=bool)
+        return self.terms[name], self.seen[name]
 
     def step(
         self,
         rewards: np.ndarray,
         dones: np.ndarray,
-        infos: list[dict[str, Any]],
+        infos: Sequence[dict[str, Any]],
         behaviour: Behaviour,
     ) -> None:
         """Add one vector step; close the episodes that ended in it."""
         self.returns += rewards
-        for i, info in enumerate(infos):
-            incentive = info.get("incentive")
-            if incentive:
-                for name, value in incentive["terms"].items():
-                    self.terms[i][name] += value
-        for i in np.flatnonzero(dones).tolist():
-            info = infos[i]
-            self.finished_returns.append(float(self.returns[i]))
-            self.returns[i] = 0.0
-            self.finished_terms.append(dict(self.terms[i]))
-            self.terms[i].clear()
-            if "episode" in info:
-                self.task_scores.append(float(info["episode"]["r"]))
-            behaviour.add(info)
-            self.episodes += 1
+        derived = getattr(infos, "derived", None)
+        batch = None if derived is None else derived.get("incentive")
+        if batch is not None:
+            for name, values in batch.terms.items():
+                sums, seen = self._term(name)
+                sums += values
+                seen |= batch.present[name]
+        else:
+            for i, info in enumerate(infos):
+                incentive = info.get("incentive")
+                if incentive:
+                    for name, value in incentive["terms"].items():
+                        sums, seen = self._term(name)
+                        sums[i] += value
+                        seen[i] = True
+        ended = np.flatnonzero(dones)
+        if not len(ended):
+            return
+        self.finished_returns.extend(self.returns[ended].tolist())
+        self.returns[ended] = 0.0
+        for name, sums in self.terms.items():
+            seen = self.seen[name]
+            closing = seen[ended]
+            if closing.any():
+                entry = self.finished_terms.setdefault(name, [0.0, 0])
+                entry[0] += float(sums[ended].sum())
+                entry[1] += int(closing.sum())
+            sums[ended] = 0.0
+            seen[ended] = False
+        self.finished += len(ended)
+        if derived is not None and "episode.r" in derived:
+            self.task_scores.extend(
+                np.asarray(derived["episode.r"], dtype=np.float64)[ended].tolist()
+            )
+            self._behaviour_columns(infos, ended, behaviour)
+        else:
+            self.task_scores.extend(
+                float(infos[i]["episode"]["r"]) for i in ended.tolist() if "episode" in infos[i]
+            )
+            for i in ended.tolist():
+                behaviour.add(infos[i])
+        self.episodes += len(ended)
+
+    @staticmethod
+    def _behaviour_columns(infos: Any, ended: np.ndarray, behaviour: Behaviour) -> None:
+        add_columns = getattr(behaviour, "add_columns", None)
+        if add_columns is None:
+            for i in ended.tolist():
+                behaviour.add(infos[i])
+        else:
+            add_columns(infos.columns, ended)
 
     def flush(self) -> dict[str, float]:
         """The summary of the episodes closed since the last flush; then forget them.
@@ -77,19 +129,18 @@ class EpisodeTally:
         out = self.summary()
         self.finished_returns.clear()
         self.finished_terms.clear()
+        self.finished = 0
         self.task_scores.clear()
         return out
 
     def summary(self) -> dict[str, float]:
         """Mean explicit return, mean of each term, mean task score of the closed episodes."""
         out: dict[str, float] = {}
-        if self.finished_returns:
+        if self.finished:
             out["explicit/return"] = float(np.mean(self.finished_returns))
             # A term absent from an episode counts as zero in its mean.
-            names = sorted(set().union(*self.finished_terms))
-            for name in names:
-                total = sum(terms.get(name, 0.0) for terms in self.finished_terms)
-                out[f"explicit/terms/{name}"] = total / len(self.finished_terms)
+            for name in sorted(self.finished_terms):
+                out[f"explicit/terms/{name}"] = self.finished_terms[name][0] / self.finished
         if self.task_scores:
             out["task/score"] = float(np.mean(self.task_scores))
         return out

@@ -11,23 +11,35 @@ tower with convolutional move and value heads).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+from gymnasium import spaces
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.utils import explained_variance
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.chess_networks import ChessFlatten, ChessResNet, resnet_shape
 from agents.chess_policy import ChessPolicy, CompactMaskRolloutBuffer
 from agents.networks import mlp_layers
 
-__all__ = ["ALGORITHMS", "POLICIES", "build_ppo", "load_ppo", "parameter_count", "policy_setup"]
+__all__ = [
+    "ALGORITHMS",
+    "POLICIES",
+    "LeanPPO",
+    "build_ppo",
+    "load_ppo",
+    "parameter_count",
+    "policy_setup",
+]
 
 #: The networks ``agent.policy`` may name.
 POLICIES = ("mlp", "chess_mlp", "chess_resnet")
-
-ALGORITHMS: dict[str, type[PPO] | type[MaskablePPO]] = {"ppo": PPO, "maskable_ppo": MaskablePPO}
 
 
 def _algorithm(config: Mapping[str, Any]) -> type[PPO] | type[MaskablePPO]:
@@ -127,3 +139,303 @@ def parameter_count(model: PPO | MaskablePPO) -> int:
     times the environment steps it trained on (every step runs the whole network).
     """
     return sum(p.numel() for p in model.policy.parameters() if p.requires_grad)
+
+
+class LeanPPO(PPO):
+    """stable-baselines3's PPO with a rollout loop and an update that do not waste the batch.
+
+    The maths is SB3's, line for line: the same policy modules, the same categorical
+    sampling (``torch.multinomial`` on the same probabilities, so the same draws of the
+    same generator), the same buffer and GAE, the same minibatches (one
+    ``np.random.permutation`` per epoch), losses, gradient clipping and optimizer step; the
+    same ``train/*`` logs. What goes is the work around it:
+
+    - rollout: no ``Categorical`` object per step (its argument checks), no per-slot loops
+      over infos when the vector env reports its events as columns (``infos.columns``: the
+      monitor's episodes and the timeout test read the arrays), direct writes into the
+      buffer;
+    - update: the buffer becomes tensors once per update instead of a copy per minibatch,
+      and the logged losses stay tensors until the end of the update (one ``.item()`` per
+      figure, not per minibatch).
+
+    It saves the same ``model.zip`` as ``PPO`` (``PPO.load`` reads it) and falls back to
+    SB3's own loops where it does not apply (non-discrete actions, gSDE, separate feature
+    extractors). ``tests/agents/test_lean_ppo.py`` checks the same update on the same data.
+    """
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        self._foreach_adam()
+
+    def _foreach_adam(self) -> None:
+        """Adam's multi-tensor step: the same arithmetic as its per-parameter loop (the
+        same numbers, checked in the tests), in fewer calls."""
+        optimizer = getattr(self.policy, "optimizer", None)
+        if isinstance(optimizer, torch.optim.Adam):
+            for group in optimizer.param_groups:
+                if not group.get("fused"):
+                    group["foreach"] = True
+
+    def _lean(self) -> bool:
+        return (
+            isinstance(self.action_space, spaces.Discrete)
+            and not self.use_sde
+            and bool(getattr(self.policy, "share_features_extractor", False))
+            and type(self.rollout_buffer) is RolloutBuffer
+        )
+
+    def _policy_step(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """SB3's ``ActorCriticPolicy.forward`` for a categorical policy, without the
+        distribution object: actions, values and log-probabilities."""
+        policy = self.policy
+        features = policy.extract_features(obs)
+        latent_pi, latent_vf = policy.mlp_extractor(features)
+        logits = policy.action_net(latent_pi)
+        values = policy.value_net(latent_vf)
+        # torch.distributions.Categorical(logits=...): normalise, softmax, multinomial
+        logits = logits - logits.logsumexp(dim=-1, keepdim=True)
+        probs = torch.softmax(logits, dim=-1)
+        actions = torch.multinomial(probs, 1, True).T.reshape(-1)
+        log_probs = logits.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        return actions, values, log_probs
+
+    def collect_rollouts(
+        self,
+        env: VecEnv,
+        callback: BaseCallback,
+        rollout_buffer: RolloutBuffer,
+        n_rollout_steps: int,
+    ) -> bool:
+        """SB3's ``collect_rollouts`` for a discrete policy, with the waste taken out."""
+        if not self._lean():
+            return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
+        assert self._last_obs is not None, "No previous observation was provided"
+        self.policy.set_training_mode(False)
+        n_steps = 0
+        rollout_buffer.reset()
+        callback.on_rollout_start()
+        buffer = rollout_buffer
+        self._ended: list[tuple[np.ndarray, ...]] = []
+        while n_steps < n_rollout_steps:
+            with torch.no_grad():
+                obs_tensor = torch.as_tensor(self._last_obs, device=self.device)
+                actions_t, values, log_probs = self._policy_step(obs_tensor)
+            actions = actions_t.cpu().numpy()
+            clipped_actions = actions
+            new_obs, rewards, dones, infos = env.step(clipped_actions)
+            self.num_timesteps += env.num_envs
+            callback.update_locals(locals())
+            if not callback.on_step():
+                self._flush_episodes()
+                return False
+            columns = getattr(infos, "columns", None)
+            if columns is None:
+                self._update_info_buffer(infos, dones)
+            else:
+                self._update_info_columns(cast(Any, infos).derived, dones)
+            n_steps += 1
+            actions = actions.reshape(-1, 1)
+            self._bootstrap_timeouts(rewards, dones, infos, columns)
+            pos = buffer.pos
+            buffer.observations[pos] = self._last_obs
+            buffer.actions[pos] = actions
+            buffer.rewards[pos] = rewards
+            buffer.episode_starts[pos] = self._last_episode_starts
+            buffer.values[pos] = values.cpu().numpy().reshape(-1)
+            buffer.log_probs[pos] = log_probs.cpu().numpy()
+            buffer.pos += 1
+            if buffer.pos == buffer.buffer_size:
+                buffer.full = True
+            self._last_obs = new_obs  # type: ignore[assignment]
+            self._last_episode_starts = dones
+
+        with torch.no_grad():
+            values = self.policy.predict_values(torch.as_tensor(new_obs, device=self.device))
+        rollout_buffer.compute_returns_and_advantage(last_values=values, dones=dones)
+        self._flush_episodes()
+        callback.update_locals(locals())
+        callback.on_rollout_end()
+        return True
+
+    def _update_info_columns(self, derived: Mapping[str, Any], dones: np.ndarray) -> None:
+        """``_update_info_buffer`` from the monitor's columns (``VecTaskMonitor``): the
+        ended episodes are kept as arrays and only the last ``maxlen`` become dicts, at the
+        rollout's end (``_flush_episodes``); the buffer then holds what SB3's would."""
+        if "episode.r" not in derived:
+            return
+        ended = np.flatnonzero(dones)
+        if len(ended):
+            self._ended.append(
+                (
+                    derived["episode.r"][ended],
+                    derived["episode.l"][ended],
+                    derived["episode.t"][ended],
+                )
+            )
+
+    def _flush_episodes(self) -> None:
+        """Move the last ended episodes of ``_update_info_columns`` into ``ep_info_buffer``."""
+        assert self.ep_info_buffer is not None
+        if not self._ended:
+            return
+        r, length, t = (np.concatenate(parts) for parts in zip(*self._ended, strict=True))
+        self._ended.clear()
+        keep = slice(-(self.ep_info_buffer.maxlen or len(r)), None)
+        self.ep_info_buffer.extend(
+            {"r": r_i, "l": l_i, "t": t_i}
+            for r_i, l_i, t_i in zip(
+                r[keep].tolist(), length[keep].tolist(), t[keep].tolist(), strict=True
+            )
+        )
+
+    def _bootstrap_timeouts(
+        self,
+        rewards: np.ndarray,
+        dones: np.ndarray,
+        infos: Any,
+        columns: Mapping[str, Any] | None,
+    ) -> None:
+        """Add the discounted value of a truncated episode's last observation (SB3 #633)."""
+        if columns is not None and "TimeLimit.truncated" in columns:
+            cut = np.flatnonzero(dones & np.asarray(columns["TimeLimit.truncated"], dtype=bool))
+        else:
+            cut = np.array(
+                [
+                    i
+                    for i, done in enumerate(dones)
+                    if done
+                    and infos[i].get("terminal_observation") is not None
+                    and infos[i].get("TimeLimit.truncated", False)
+                ],
+                dtype=np.int64,
+            )
+        for idx in cut.tolist():
+            terminal_obs = self.policy.obs_to_tensor(infos[idx]["terminal_observation"])[0]
+            with torch.no_grad():
+                terminal_value = self.policy.predict_values(terminal_obs)[0]
+            rewards[idx] += self.gamma * terminal_value
+
+    def train(self) -> None:
+        """SB3's PPO update on the same minibatches, the buffer turned into tensors once."""
+        if not self._lean():
+            return super().train()
+        policy = self.policy
+        policy.set_training_mode(True)
+        self._update_learning_rate(policy.optimizer)
+        clip_range = self.clip_range(self._current_progress_remaining)  # type: ignore[operator]
+        clip_range_vf = None
+        if self.clip_range_vf is not None:
+            clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
+        data = self._flat_buffer()
+        n = data["observations"].shape[0]
+        entropy_losses: list[torch.Tensor] = []
+        pg_losses: list[torch.Tensor] = []
+        value_losses: list[torch.Tensor] = []
+        clip_fractions: list[torch.Tensor] = []
+        approx_kl_divs: list[torch.Tensor] = []
+        loss = torch.zeros(())
+        continue_training = True
+        parameters = list(policy.parameters())
+        for _epoch in range(self.n_epochs):
+            approx_kl_divs = []
+            indices = np.random.permutation(n)  # noqa: NPY002 - RolloutBuffer.get's generator
+            for start in range(0, n, self.batch_size):
+                batch = torch.from_numpy(indices[start : start + self.batch_size])
+                observations = data["observations"].index_select(0, batch)
+                actions = data["actions"].index_select(0, batch).long().flatten()
+                old_values = data["values"].index_select(0, batch)
+                old_log_prob = data["log_probs"].index_select(0, batch)
+                advantages = data["advantages"].index_select(0, batch)
+                returns = data["returns"].index_select(0, batch)
+
+                values, log_prob, entropy = self._evaluate(observations, actions)
+                values = values.flatten()
+                if self.normalize_advantage and len(advantages) > 1:
+                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                ratio = torch.exp(log_prob - old_log_prob)
+                policy_loss_1 = advantages * ratio
+                policy_loss_2 = advantages * torch.clamp(ratio, 1 - clip_range, 1 + clip_range)
+                policy_loss = -torch.min(policy_loss_1, policy_loss_2).mean()
+                pg_losses.append(policy_loss.detach())
+                clip_fractions.append(torch.mean((torch.abs(ratio - 1) > clip_range).float()))
+                if clip_range_vf is None:
+                    values_pred = values
+                else:
+                    values_pred = old_values + torch.clamp(
+                        values - old_values, -clip_range_vf, clip_range_vf
+                    )
+                value_loss = F.mse_loss(returns, values_pred)
+                value_losses.append(value_loss.detach())
+                entropy_loss = -torch.mean(entropy)
+                entropy_losses.append(entropy_loss.detach())
+                loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+                with torch.no_grad():
+                    log_ratio = log_prob - old_log_prob
+                    approx_kl_div = torch.mean((torch.exp(log_ratio) - 1) - log_ratio)
+                    approx_kl_divs.append(approx_kl_div)
+                if self.target_kl is not None and approx_kl_div.item() > 1.5 * self.target_kl:
+                    continue_training = False
+                    break
+                policy.optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(parameters, self.max_grad_norm)
+                policy.optimizer.step()
+            self._n_updates += 1
+            if not continue_training:
+                break
+
+        buffer = self.rollout_buffer
+        explained_var = explained_variance(buffer.values.flatten(), buffer.returns.flatten())
+
+        def mean(values: list[torch.Tensor]) -> float:
+            return float(torch.stack(values).double().mean()) if values else float("nan")
+
+        self.logger.record("train/entropy_loss", mean(entropy_losses))
+        self.logger.record("train/policy_gradient_loss", mean(pg_losses))
+        self.logger.record("train/value_loss", mean(value_losses))
+        self.logger.record("train/approx_kl", mean(approx_kl_divs))
+        self.logger.record("train/clip_fraction", mean(clip_fractions))
+        self.logger.record("train/loss", loss.item())
+        self.logger.record("train/explained_variance", explained_var)
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/clip_range", clip_range)
+        if clip_range_vf is not None:
+            self.logger.record("train/clip_range_vf", clip_range_vf)
+        return None
+
+    def _evaluate(
+        self, observations: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """SB3's ``evaluate_actions`` for a categorical policy, without the distribution
+        object (the same operations as ``Categorical``'s ``log_prob`` and ``entropy``)."""
+        policy = self.policy
+        features = policy.extract_features(observations)
+        latent_pi, latent_vf = policy.mlp_extractor(features)
+        logits = policy.action_net(latent_pi)
+        # In SB3's order (it sets the order in which backward adds gradients up)
+        logits = logits - logits.logsumexp(dim=-1, keepdim=True)
+        log_prob = logits.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        values = policy.value_net(latent_vf)
+        probs = torch.softmax(logits, dim=-1)
+        min_real = torch.finfo(logits.dtype).min
+        entropy = -(torch.clamp(logits, min=min_real) * probs).sum(-1)
+        return values, log_prob, entropy
+
+    def _flat_buffer(self) -> dict[str, torch.Tensor]:
+        """The rollout buffer flattened as ``RolloutBuffer.get`` does, as tensors (no copy)."""
+        buffer = self.rollout_buffer
+        names = ("observations", "actions", "values", "log_probs", "advantages", "returns")
+        if not buffer.generator_ready:
+            for name in names:
+                buffer.__dict__[name] = buffer.swap_and_flatten(buffer.__dict__[name])
+            buffer.generator_ready = True
+        return {
+            name: torch.as_tensor(buffer.__dict__[name], device=self.device).flatten()
+            if name not in ("observations", "actions")
+            else torch.as_tensor(buffer.__dict__[name], device=self.device)
+            for name in names
+        }
+
+
+#: ``agent.algo`` -> the algorithm: ``ppo`` is SB3's PPO in ``LeanPPO``'s loops.
+ALGORITHMS: dict[str, type[PPO] | type[MaskablePPO]] = {"ppo": LeanPPO, "maskable_ppo": MaskablePPO}

@@ -14,7 +14,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-__all__ = ["ExplicitSignal", "Incentive", "MissingEventError", "finite", "param_names"]
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "BatchIncentive",
+    "ExplicitSignal",
+    "Incentive",
+    "MissingEventError",
+    "finite",
+    "param_names",
+]
 
 
 class MissingEventError(ValueError):
@@ -32,6 +42,28 @@ class Incentive:
     def as_info(self) -> dict[str, Any]:
         """The ``info["incentive"]`` entry written by the scheme wrappers."""
         return {"scheme": self.scheme, "reward": self.reward, "terms": dict(self.terms)}
+
+
+@dataclass(frozen=True)
+class BatchIncentive:
+    """The rewards a scheme gave for one step of ``n`` envs, from their event columns.
+
+    ``terms`` maps a term's name to its ``(n,)`` values and ``present`` to where the term
+    was given (an env whose step has no such term has 0 there and False in ``present``):
+    env ``i``'s ``Incentive`` has the terms present at ``i``.
+    """
+
+    scheme: str
+    rewards: NDArray[np.float64]
+    terms: Mapping[str, NDArray[np.float64]]
+    present: Mapping[str, NDArray[np.bool_]]
+
+    def as_info(self, i: int) -> dict[str, Any]:
+        """Env ``i``'s ``info["incentive"]``, as ``Incentive.as_info`` writes it."""
+        terms = {
+            name: float(values[i]) for name, values in self.terms.items() if self.present[name][i]
+        }
+        return {"scheme": self.scheme, "reward": float(self.rewards[i]), "terms": terms}
 
 
 class ExplicitSignal(ABC):
@@ -71,6 +103,46 @@ class ExplicitSignal(ABC):
         self.check_events(events, ended)
         terms = self.terms(events)
         return Incentive(self.name, float(sum(terms.values())), terms)
+
+    def batch_terms(
+        self, columns: Mapping[str, NDArray[Any]]
+    ) -> dict[str, tuple[NDArray[np.float64], NDArray[np.bool_]]] | None:
+        """The terms of ``n`` envs' steps at once from their event columns, or None.
+
+        Returns term name -> (values, present), ``(n,)`` arrays; a signal without a batched
+        form returns None (the default), and the batched wrappers then build each env's
+        info dict and call ``terms`` on it: the slow path. A signal that has one computes
+        it with the same table or formula as ``terms``, so the two cannot drift.
+        """
+        return None
+
+    def batch_incentive(
+        self, columns: Mapping[str, NDArray[Any]], ended: NDArray[np.bool_]
+    ) -> BatchIncentive | None:
+        """The rewards of ``n`` envs' steps from their event columns (None: no batch form).
+
+        ``ended`` says which steps ended their episode (then ``final_events`` must be
+        there too). Raises :class:`MissingEventError` naming a needed column that is absent.
+        """
+        if self.stateful:
+            return None
+        needed = self.required_events + (self.final_events if bool(np.any(ended)) else ())
+        for event in needed:
+            if event not in columns:
+                self.check_events(dict.fromkeys(columns), bool(np.any(ended)))
+        batch = self.batch_terms(columns)
+        if batch is None:
+            return None
+        n = len(ended)
+        rewards = np.zeros(n)
+        for values, present in batch.values():
+            rewards += np.where(present, values, 0.0)
+        return BatchIncentive(
+            self.name,
+            rewards,
+            {name: values for name, (values, _) in batch.items()},
+            {name: present for name, (_, present) in batch.items()},
+        )
 
     def check_events(self, events: Mapping[str, Any], ended: bool = True) -> None:
         """Raise :class:`MissingEventError` naming the first needed event that is absent."""

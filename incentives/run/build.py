@@ -13,14 +13,14 @@ from typing import Any
 
 import gymnasium as gym
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from incentives.behaviour import Behaviour
 from incentives.domain import Domain
 from incentives.registry import load_domain, make_signal, scheme_type
 from incentives.run.schema import ConfigError, check_env_kwargs
 from incentives.signal import ExplicitSignal
-from incentives.vec_scheme import VecRewardScheme
+from incentives.vec_scheme import VecRewardScheme, VecTaskMonitor
 
 __all__ = [
     "ConfigError",
@@ -111,13 +111,14 @@ def build_env(
     With ``batched`` set to a ``VecEnv`` class (the QA env's numpy implementation), that
     class runs all copies at once; otherwise ``gymnasium.make``'d envs run in a dummy or
     subprocess vector env. Either way a monitor sits innermost (it records the task
-    score) and the scheme outermost.
+    score) and the scheme outermost. A batched env that reports its events as columns
+    (the QA env's ``EventInfos``) is rewarded, monitored and tallied as arrays.
     """
     kwargs = dict(env_config.get("kwargs") or {})
     if env_config.get("batched"):
         batched = _import(str(env_config["batched"]))(num_envs=n_envs, **kwargs)
         batched.seed(seed)
-        return VecRewardScheme(VecMonitor(batched), signal)
+        return VecRewardScheme(VecTaskMonitor(batched), signal)
     kind = str(env_config.get("vec_env", "dummy"))
     if kind not in VEC_ENV_KINDS:
         raise ConfigError(f"env.vec_env={kind!r}; accepted: {', '.join(VEC_ENV_KINDS)}")

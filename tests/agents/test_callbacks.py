@@ -80,11 +80,14 @@ def test_episode_tally_closes_episodes_in_order() -> None:
     assert [info["id"] for info in recorder.infos] == ["A", "C", "B"]
     # A: 1 - 4 = -3; C: -2 + 0.5 + 1 = -0.5; B: 0 + 1 = 1
     assert tally.finished_returns == [-3.0, -0.5, 1.0]
-    assert tally.finished_terms == [
-        {"correct": 1.0, "wrong": -4.0},
-        {"hedged_wrong": -2.0, "hedged_correct": 0.5, "correct": 1.0},
-        {"abstain": 0.0, "correct": 1.0},
-    ]
+    # per term: its sum over the closed episodes A, C, B and how many of them had it
+    assert tally.finished_terms == {
+        "correct": [3.0, 3],
+        "wrong": [-4.0, 1],
+        "hedged_wrong": [-2.0, 1],
+        "hedged_correct": [0.5, 1],
+        "abstain": [0.0, 1],
+    }
     assert tally.task_scores == [1.0, 2.0, 1.0]
     # D, still open on env 1, has paid -4 so far; env 0 starts afresh
     np.testing.assert_allclose(tally.returns, [0.0, -4.0])

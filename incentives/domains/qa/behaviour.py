@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from envs.qa.grading import STRATA
 from incentives.behaviour import Behaviour, GroupResults, Metric
 from incentives.domains.qa.schemes import MODES, QASignal
 
@@ -29,6 +30,7 @@ __all__ = ["BIN_EDGES", "QABehaviour", "answer_threshold"]
 BIN_EDGES: tuple[float, ...] = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 _MODE_CODE = {mode: code for code, mode in enumerate(MODES)}
 _ANSWER, _HEDGE, _ABSTAIN = (_MODE_CODE[m] for m in MODES)
+_UNANSWERABLE = STRATA.index("unanswerable")
 
 
 def answer_threshold(p: npt.ArrayLike, answered: npt.ArrayLike, ridge: float = 1e-3) -> float:
@@ -108,6 +110,8 @@ class QABehaviour(Behaviour):
         self._p_star: list[float] = []
         self._p_chosen: list[float] = []
         self._unanswerable: list[bool] = []
+        # episodes added as columns (``add_columns``), appended to the lists above on read
+        self._batches: list[tuple[npt.NDArray[Any], ...]] = []
 
     def use_signal(self, signal: QASignal) -> None:  # type: ignore[override]
         """Measure regret against another scheme from now on."""
@@ -121,18 +125,53 @@ class QABehaviour(Behaviour):
         self._p_chosen.append(float(info["p_chosen"]))
         self._unanswerable.append(info["stratum"] == "unanswerable")
 
+    def add_columns(self, columns: Mapping[str, npt.NDArray[Any]], rows: npt.NDArray[Any]) -> None:
+        """Record the finished episodes ``rows`` (indices) of a step's event columns, as the
+        batched QA env reports them (``mode`` and ``stratum`` as codes into ``MODES`` and
+        ``STRATA``): what ``add`` does for each, without a dict."""
+        self._batches.append(
+            (
+                np.asarray(columns["mode"])[rows],
+                np.asarray(columns["correct"])[rows],
+                np.asarray(columns["p_star"])[rows],
+                np.asarray(columns["p_chosen"])[rows],
+                np.asarray(columns["stratum"])[rows] == _UNANSWERABLE,
+            )
+        )
+
+    def _columns(self) -> tuple[npt.NDArray[Any], ...]:
+        """Every recorded episode as arrays, in the order they were added."""
+        if self._batches:
+            mode, correct, p_star, p_chosen, unanswerable = (
+                np.concatenate(parts) for parts in zip(*self._batches, strict=True)
+            )
+            self._batches.clear()
+            self._mode.extend(mode.tolist())
+            self._correct.extend(correct.tolist())
+            self._p_star.extend(p_star.tolist())
+            self._p_chosen.extend(p_chosen.tolist())
+            self._unanswerable.extend(unanswerable.tolist())
+        return (
+            np.asarray(self._mode),
+            np.asarray(self._correct, dtype=bool),
+            np.asarray(self._p_star, dtype=np.float64),
+            np.asarray(self._p_chosen, dtype=np.float64),
+            np.asarray(self._unanswerable, dtype=bool),
+        )
+
     def clear(self) -> None:
         """Forget the recorded episodes."""
         for store in (self._mode, self._correct, self._p_star, self._p_chosen):
             store.clear()
         self._unanswerable.clear()
+        self._batches.clear()
 
     def __len__(self) -> int:
-        return len(self._mode)
+        return len(self._mode) + sum(len(batch[0]) for batch in self._batches)
 
     def rates_by_p(self) -> tuple[list[float], dict[str, list[float]]]:
         """Bin centres of p* (bins with data) and the rate of each mode in them."""
-        mode, p_star = np.asarray(self._mode), np.asarray(self._p_star)
+        mode, _, p_star, _, _ = self._columns()
         bins = np.digitize(p_star, BIN_EDGES[1:-1])
         present = np.unique(bins)
         centres = [(BIN_EDGES[b] + BIN_EDGES[b + 1]) / 2 for b in present]
@@ -151,13 +190,9 @@ class QABehaviour(Behaviour):
 
     def metrics(self) -> dict[str, float]:
         """The behaviour metrics of the recorded episodes (empty if there are none)."""
-        if not self._mode:
+        if not len(self):
             return {}
-        mode = np.asarray(self._mode)
-        correct = np.asarray(self._correct)
-        p_star = np.asarray(self._p_star)
-        p_chosen = np.asarray(self._p_chosen)
-        unanswerable = np.asarray(self._unanswerable)
+        mode, correct, p_star, p_chosen, unanswerable = self._columns()
         answered = mode != _ABSTAIN
 
         out: dict[str, float] = {

@@ -40,6 +40,8 @@ __all__ = [
 #: as optimal: abstaining at a threshold, answering over hedging.
 TIE_ORDER: tuple[str, ...] = ("abstain", "answer", "hedge")
 
+_MODE_CODE = {mode: code for code, mode in enumerate(MODES)}
+
 
 class QASignal(ExplicitSignal):
     """A QA scheme: a reward for each (mode, right or wrong) cell, and its decision theory."""
@@ -58,20 +60,57 @@ class QASignal(ExplicitSignal):
         raise NotImplementedError
 
     @functools.cached_property
-    def _cells(self) -> dict[tuple[str, bool], tuple[str, float]]:
-        """Every (mode, correct) -> (cell name, reward), computed once: ``terms`` runs for
-        every answer of every step."""
-        return {(m, c): self.cell(m, c) for m in MODES for c in (True, False)}
+    def _table(self) -> tuple[tuple[tuple[str, ...], ...], npt.NDArray[np.float64]]:
+        """The grid as a table, computed once: cell names and rewards indexed by
+        ``[mode code, correct]`` (codes into ``MODES``). Both ``terms`` (one answer) and
+        ``batch_terms`` (a batch of answers) read it, so the two cannot disagree."""
+        cells = [[self.cell(mode, bool(right)) for right in (0, 1)] for mode in MODES]
+        names = tuple(tuple(name for name, _ in row) for row in cells)
+        values = np.array([[value for _, value in row] for row in cells], dtype=np.float64)
+        return names, values
 
     def terms(self, events: Mapping[str, Any]) -> dict[str, float]:
         """One term, named after the cell of the grid the answer fell in."""
-        try:
-            name, value = self._cells[events["mode"], bool(events["correct"])]
-        except KeyError:
+        code = _MODE_CODE.get(events["mode"])
+        if code is None:
             raise ValueError(
                 f"{self.name}: event mode={events['mode']!r}; accepted: {', '.join(MODES)}"
-            ) from None
-        return {name: value}
+            )
+        names, values = self._table
+        right = int(bool(events["correct"]))
+        return {names[code][right]: float(values[code, right])}
+
+    def batch_terms(
+        self, columns: Mapping[str, npt.NDArray[Any]]
+    ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]]:
+        """``terms`` for a batch of answers: ``mode`` as codes into ``MODES`` (or words),
+        ``correct`` as booleans, one term per cell of the grid that some answer fell in."""
+        mode = np.asarray(columns["mode"])
+        if mode.dtype.kind not in "iu":
+            try:
+                mode = np.array([_MODE_CODE[m] for m in mode.tolist()], dtype=np.int64)
+            except KeyError as error:
+                raise ValueError(
+                    f"{self.name}: event mode={error.args[0]!r}; accepted: {', '.join(MODES)}"
+                ) from None
+        elif mode.size and (mode.min() < 0 or mode.max() >= len(MODES)):
+            raise ValueError(
+                f"{self.name}: event mode code {int(mode.max())}; accepted: codes 0-"
+                f"{len(MODES) - 1} of {', '.join(MODES)}"
+            )
+        right = np.asarray(columns["correct"]).astype(bool)
+        names, values = self._table
+        cell = mode.astype(np.int64) * 2 + right
+        flat_values = values.reshape(-1)[cell]
+        flat_names = [name for row in names for name in row]
+        out: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]] = {}
+        for index in np.unique(cell).tolist():
+            present = cell == index
+            name = flat_names[index]
+            if name in out:  # two cells of one name (abstain, right or not)
+                present = present | out[name][1]
+            out[name] = (np.where(present, flat_values, 0.0), present)
+        return out
 
     def line(self, mode: str) -> tuple[float, float]:
         """Intercept and slope of the expected reward of ``mode`` as a function of p."""
