@@ -124,6 +124,17 @@ def test_real_grid_from_scratch_collapses() -> None:
     assert not flags["goodhart"].fired and not flags["farming"].fired
 
 
+def test_real_grid_after_warm_up_is_quiet() -> None:
+    grid = real("qa_grid_hedging_grid_seed0")
+    flags = run_flags(grid)
+    assert not any(f.fired for f in flags.values()), [f.line() for f in flags.values()]
+    # only the grid phase is read: 150k binary steps, then the grid from step 155,650
+    assert flags["goodhart"].evidence["explicit/return"]["early_steps"][0] > 150_000
+    # judged on the task score instead, the grid's intended abstentions look like
+    # Goodhart: the share of questions answered right falls while the grid pays more
+    assert goodhart(grid, Intended("task/score")).fired
+
+
 def test_flags_from_tensorboard_files_and_into_the_summary(tmp_path: Path) -> None:
     from tensorboard.backend.event_processing import event_accumulator
     from tensorboard.compat.proto.event_pb2 import Event
