@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from incentives.analysis.best_response import OutcomeAnalysis, analyze_outcomes
+from incentives.analysis.compare import terminal_console
 from incentives.errors import UserError
 from incentives.signal import ExplicitSignal
 
@@ -143,7 +144,7 @@ def _own(args: Sequence[str]) -> tuple[list[str], dict[str, str]]:
 
 def analyze(args: Sequence[str], console: Console | None = None) -> Any:
     """Run the analysis the command-line ``args`` ask for; print it; return it."""
-    console = console or Console(width=100)
+    console = console or terminal_console()
     overrides, own = _own(args)
     if "flags" in own:
         if overrides:
