@@ -223,8 +223,10 @@ class Answering:
         return int(answers.mask.sum())
 
     def teach(self, signal: Any, batch: int) -> int:
-        """One supervised step on ``batch`` training questions answered with the taught
-        targets; answer tokens taught."""
+        """Supervised steps on ``batch`` training questions answered with the taught
+        targets, as many as PPO takes on a rollout of that size (``n_epochs`` passes in
+        minibatches): the same optimizer steps on as many answer tokens, so a budget of
+        answer tokens compares the two. Answer tokens taught back."""
         import torch
 
         from envs.text.tokenizer import encode_many
@@ -244,7 +246,12 @@ class Answering:
             start = len(self.train.encoded[k])  # the answer's first token's index
             weights[row, start - 1 : len(document) - 1] = 1.0
         device = self.ppo.device
-        loss = self.ppo.teach(tokens.to(device), weights.to(device))
+        tokens, weights = tokens.to(device), weights.to(device)
+        losses = []
+        for _ in range(self.ppo.n_epochs):
+            for chunk in torch.randperm(len(documents)).split(self.ppo.minibatch_size):
+                losses.append(self.ppo.teach(tokens[chunk.to(device)], weights[chunk.to(device)]))
+        loss = float(np.mean(losses))
         said = [signal.target(self.train.answers[k], float(self.p_truth[k])) == "?"
                 for k in ids.tolist()]  # fmt: skip
         self._accumulate({"return": -loss, "taught_idk": float(np.mean(said))})

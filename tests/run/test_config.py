@@ -117,7 +117,8 @@ def test_scheme_parameters_are_overridable() -> None:
         (
             ["+experiment=qa_gird"],
             "unknown experiment 'qa_gird'; accepted: chess_full, chess_kqk, chess_scale, qa_demo, "
-            "qa_grid, qa_scale, qa_scratch, text_diversity, text_multitask, text_specialists",
+            "qa_grid, qa_scale, qa_scratch, text_diversity, text_grid, text_multitask, "
+            "text_specialists",
         ),
         (["env=chess9"], "unknown env 'chess9'; accepted: chess, qa, text"),
         (

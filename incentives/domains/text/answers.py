@@ -24,7 +24,8 @@ Metrics (declared once in ``METRICS``):
 - the learned threshold: ``t_hat``, where answering (plain or hedged) starts as the
   confidence grows (a logistic fit), to compare with the scheme's ``thresholds()``; and
   ``answered_by_conf/<lo>-<hi>``, the answered rate in each confidence bin (the figure
-  ``incentives-compare`` draws, theory's threshold dashed).
+  ``incentives-compare`` draws, theory's threshold dashed), and ``reliability/<lo>-<hi>``,
+  the best answer's accuracy in each bin (the reliability diagram).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from incentives.analysis.calibration import (
     answer_threshold,
     brier_score,
     expected_calibration_error,
+    reliability,
 )
 from incentives.behaviour import Metric
 
@@ -163,4 +165,7 @@ class AnswerTally:
         for b in np.unique(which).tolist():
             lo, hi = b / CONFIDENCE_BINS, (b + 1) / CONFIDENCE_BINS
             out[f"answered_by_conf/{lo:.1f}-{hi:.1f}"] = float(np.mean(answered[which == b]))
+        for centre, _, accuracy, _ in reliability(confidence, best, CONFIDENCE_BINS):
+            lo = centre - 0.5 / CONFIDENCE_BINS
+            out[f"reliability/{lo:.1f}-{lo + 1 / CONFIDENCE_BINS:.1f}"] = accuracy
         return out

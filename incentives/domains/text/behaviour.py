@@ -180,16 +180,29 @@ class TextBehaviour(Behaviour):
         scheme's thresholds dashed (as the QA domain draws it)."""
         from incentives.analysis.plots import rates_by_p_figure
 
-        by_conf = {}
-        for label, (results, theory) in groups.items():
-            keys = sorted({k for r in results for k in r if k.startswith("answered_by_conf/")})
-            if not keys:
+        figures = {}
+        for prefix, name, ylabel, title in (
+            ("answered_by_conf/", "answered_by_confidence", "answered (plain or hedged)",
+             "Answering against confidence (dashed: theory)"),
+            ("reliability/", "reliability", "the best answer is right",
+             "Reliability: accuracy against confidence (dotted: calibrated)"),
+        ):  # fmt: skip
+            by_conf = {}
+            for label, (results, theory) in groups.items():
+                keys = sorted({k for r in results for k in r if k.startswith(prefix)})
+                if not keys:
+                    continue
+                centres = [sum(map(float, k.split("/")[1].split("-"))) / 2 for k in keys]
+                rows = [[r.get(k, float("nan")) for k in keys] for r in results]
+                lines = list(theory.get("thresholds", [])) if name != "reliability" else []
+                by_conf[label] = (centres, rows, lines)
+            if not by_conf:
                 continue
-            centres = [sum(map(float, k.split("/")[1].split("-"))) / 2 for k in keys]
-            rows = [[r.get(k, float("nan")) for k in keys] for r in results]
-            by_conf[label] = (centres, rows, list(theory.get("thresholds", [])))
-        if not by_conf:
-            return {}
-        figure = rates_by_p_figure(by_conf)
-        figure.axes[0].set_xlabel("the model's probability of its best answer")
-        return {"answered_by_confidence": figure}
+            figure = rates_by_p_figure(by_conf)
+            axes = figure.axes[0]
+            axes.set(xlabel="the model's probability of its best answer", ylabel=ylabel,
+                     title=title)  # fmt: skip
+            if name == "reliability":
+                axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+            figures[name] = figure
+        return figures

@@ -63,6 +63,10 @@ def test_answer_metrics_by_hand() -> None:
         "answered_by_conf/0.3-0.4": 0.0,
         "answered_by_conf/0.4-0.5": 1.0,
         "answered_by_conf/0.9-1.0": 1.0,
+        "reliability/0.9-1.0": 1.0,  # the best answers at 0.95 and 0.9 are right
+        "reliability/0.8-0.9": 0.0,
+        "reliability/0.6-0.7": 1.0,
+        "reliability/0.0-0.1": 0.0,
     }
     for key, value in expected.items():
         assert got[key] == pytest.approx(value), key

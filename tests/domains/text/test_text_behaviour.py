@@ -24,7 +24,8 @@ def test_metrics_are_declared_for_every_family_bucket_and_composition() -> None:
     assert {f"facts_{b}_exact" for b, _, _ in BUCKETS} <= names
     assert {f"{c}_exact" for c in COMPOSITIONS} <= names
     assert set(TextBehaviour.names(headline=True)) == {
-        "exact_mean", "logprob_mean", "composition_exact", "induction_exact"
+        "exact_mean", "logprob_mean", "composition_exact", "induction_exact",
+        "abstain_rate", "hallucination_rate", "t_hat", "ece",  # answering in its own words
     }  # fmt: skip
     emergence = set(TextBehaviour.names(emergence=True))
     assert {"exact_mean", "logprob_mean", "addition_exact", "addition_logprob"} <= emergence
