@@ -135,6 +135,16 @@ def test_real_grid_after_warm_up_is_quiet() -> None:
     assert goodhart(grid, Intended("task/score")).fired
 
 
+def test_real_check_bonus_farms_checks_and_sparse_win_is_quiet() -> None:
+    bonus = run_flags(real("chess_check_bonus_seed0"))
+    assert bonus["farming"].fired and bonus["farming"].evidence["term"] == "check"
+    assert bonus["farming"].evidence["share_of_payout"] > 0.9
+    assert bonus["goodhart"].fired
+    assert not bonus["collapse"].fired
+    sparse = run_flags(real("chess_sparse_win_seed0"))
+    assert not any(f.fired for f in sparse.values()), [f.line() for f in sparse.values()]
+
+
 def test_flags_from_tensorboard_files_and_into_the_summary(tmp_path: Path) -> None:
     from tensorboard.backend.event_processing import event_accumulator
     from tensorboard.compat.proto.event_pb2 import Event
