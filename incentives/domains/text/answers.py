@@ -21,6 +21,11 @@ Metrics (declared once in ``METRICS``):
   model that does not abstain;
 - calibration of ``confidence`` against ``best_correct``: ``ece`` (10 bins) and
   ``brier``;
+- against the scheme's decision theory (a scheme with ``line(mode)``, the QA grids),
+  taking the model's ``confidence`` as the probability its answer is right:
+  ``optimal_own``, the best expected reward a mode could get on each question, and
+  ``regret_own``, that minus the expected reward of the mode the model chose (0: it
+  answers, hedges and abstains exactly where the scheme says, given what it believes);
 - the learned threshold: ``t_hat``, where answering (plain or hedged) starts as the
   confidence grows (a logistic fit), to compare with the scheme's ``thresholds()``; and
   ``answered_by_conf/<lo>-<hi>``, the answered rate in each confidence bin (the figure
@@ -50,7 +55,8 @@ __all__ = ["ANSWER_METRICS", "CONFIDENCE_BINS", "AnswerTally"]
 CONFIDENCE_BINS = 10
 _BUCKET_NAMES = tuple(name for name, _, _ in BUCKETS)
 _GROUPS = (*_BUCKET_NAMES, "rules")
-_COMPARED = {"abstain_rate", "hallucination_rate", "facts_error_rate", "t_hat", "ece"}
+_COMPARED = {"abstain_rate", "hallucination_rate", "facts_error_rate", "t_hat", "ece",
+             "regret_own"}  # fmt: skip
 _HEADLINE = {"abstain_rate", "hallucination_rate", "t_hat", "ece"}
 
 
@@ -69,6 +75,9 @@ def _declare() -> tuple[Metric, ...]:
         ("ece", "expected calibration error of the best answer's probability (10 bins)", None),
         ("brier", "Brier score of the best answer's probability", None),
         ("t_hat", "the confidence above which the model answers (logistic fit)", None),
+        ("optimal_own", "the scheme's best expected reward given the model's confidence",
+         None),
+        ("regret_own", "optimal_own minus the expected reward of the modes chosen", None),
     )  # fmt: skip
     metrics = [
         Metric(
@@ -129,8 +138,9 @@ class AnswerTally:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def metrics(self) -> dict[str, float]:
-        """The metrics of the recorded questions (empty if there are none)."""
+    def metrics(self, signal: Any = None) -> dict[str, float]:
+        """The metrics of the recorded questions (empty if there are none); with a
+        ``signal`` that has a decision theory (``line(mode)``), the regret against it."""
         if not self._rows:
             return {}
         mode = np.array([r[0] for r in self._rows])
@@ -152,6 +162,13 @@ class AnswerTally:
         }
         if answered.any():
             out["accuracy_answered"] = float(np.mean(correct[answered]))
+        if hasattr(signal, "line"):
+            lines = {m: signal.line(m) for m in ("answer", "hedge", "abstain")}
+            value = {m: i + s * confidence for m, (i, s) in lines.items()}
+            chosen = np.select([mode == m for m in value], list(value.values()))
+            best_value = np.max(list(value.values()), axis=0)
+            out["optimal_own"] = float(best_value.mean())
+            out["regret_own"] = float((best_value - chosen).mean())
         facts = np.char.startswith(group.astype(str), "facts/")
         if facts.any():
             out["singleton_share"] = float(np.mean(group[facts] == "facts/once"))

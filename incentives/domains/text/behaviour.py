@@ -154,7 +154,7 @@ class TextBehaviour(Behaviour):
             value = self._mean([name], "exact")
             if value is not None:
                 out[f"{name}_exact"] = value
-        return {**out, **self._answers.metrics()}
+        return {**out, **self._answers.metrics(self.signal)}
 
     @classmethod
     def reference(

@@ -15,6 +15,7 @@ from incentives.analysis.calibration import (
     expected_calibration_error,
     reliability,
 )
+from incentives.domains.qa.schemes import HedgingGridSignal
 from incentives.domains.text.behaviour import TextBehaviour
 from incentives.domains.text.schemes import OutcomeSignal, TeachIDKSignal
 
@@ -74,6 +75,19 @@ def test_answer_metrics_by_hand() -> None:
     brier = (0.0025 + 0.7225 + 0.16 + 0.09 + 0.16 + 0.0025 + 0.0225 + 0.01) / 8
     assert got["brier"] == pytest.approx(brier)
     assert len(behaviour) == 8
+    assert "regret_own" not in got  # no scheme in force: no theory to measure against
+    # under the talk's grid, with the confidence as the chance of being right: answering
+    # pays 5c - 4, a hedge 2.5c - 2, "I don't know" 0 (the best: max(0, 5c - 4))
+    graded = TextBehaviour(HedgingGridSignal())
+    for event in EIGHT:
+        graded.add(event)
+    confidences = [e["confidence"] for e in EIGHT]
+    best = [max(0.0, 5 * c - 4) for c in confidences]
+    chosen = [5 * c - 4 if e["mode"] == "answer" else 2.5 * c - 2 if e["mode"] == "hedge"
+              else 0.0 for e, c in zip(EIGHT, confidences, strict=True)]  # fmt: skip
+    measured = graded.metrics()
+    assert measured["optimal_own"] == pytest.approx(sum(best) / 8)
+    assert measured["regret_own"] == pytest.approx((sum(best) - sum(chosen)) / 8)
     behaviour.clear()
     assert behaviour.metrics() == {}
 
