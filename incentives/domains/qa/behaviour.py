@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from envs.qa.grading import STRATA
+from incentives.analysis.calibration import answer_threshold
 from incentives.behaviour import Behaviour, GroupResults, Metric
 from incentives.domains.qa.schemes import MODES, QASignal
 
@@ -31,42 +32,6 @@ BIN_EDGES: tuple[float, ...] = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 _MODE_CODE = {mode: code for code, mode in enumerate(MODES)}
 _ANSWER, _HEDGE, _ABSTAIN = (_MODE_CODE[m] for m in MODES)
 _UNANSWERABLE = STRATA.index("unanswerable")
-
-
-def answer_threshold(p: npt.ArrayLike, answered: npt.ArrayLike, ridge: float = 1e-3) -> float:
-    """The confidence ``t_hat`` at which the probability of answering crosses one half.
-
-    Fits a logistic regression of "answered" on p* by Newton's method (a small ridge keeps
-    it finite when the data separate perfectly) and returns where it crosses 0.5, clipped
-    to [0, 1]. An agent that always answers gets 0, one that never does gets 1, and one
-    that answers *less* as its evidence gets stronger has no such threshold: NaN.
-
-    Example:
-        >>> p = np.linspace(0.25, 1.0, 301)
-        >>> round(answer_threshold(p, p > 0.8), 2)
-        0.8
-    """
-    x = np.asarray(p, dtype=np.float64)
-    y = np.asarray(answered, dtype=np.float64)
-    if y.size == 0 or y.min() == 1.0:
-        return 0.0
-    if y.max() == 0.0:
-        return 1.0
-    mean, scale = x.mean(), x.std() or 1.0
-    design = np.column_stack([np.ones_like(x), (x - mean) / scale])
-    penalty = np.diag([0.0, ridge * len(x)])
-    w = np.zeros(2)
-    for _ in range(100):
-        prob = 1.0 / (1.0 + np.exp(-np.clip(design @ w, -30, 30)))
-        grad = design.T @ (y - prob) - penalty @ w
-        hess = (design.T * (prob * (1 - prob))) @ design + penalty + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hess, grad)
-        w += step
-        if np.abs(step).max() < 1e-8:
-            break
-    if w[1] <= 0.0:
-        return float("nan")
-    return float(np.clip(mean - scale * w[0] / w[1], 0.0, 1.0))
 
 
 class QABehaviour(Behaviour):
