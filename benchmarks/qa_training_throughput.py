@@ -9,7 +9,8 @@ with an MLP 64x64, ``n_steps`` 64, batch 512, 4 epochs, one torch thread):
   env steps over the process's wall time (start-up and the final evaluation included)
   and, beside it, over ``scale.wall_time_s`` of its summary (training and evaluation).
 - ``fast``: the same training in this process (``build_env`` + ``LeanPPO`` + the
-  ``IncentiveLogger``), with the env's share of the time (a timer around ``step_wait``).
+  ``IncentiveLogger``), with the shares of the time in the env (a timer around the
+  scheme's ``step_wait``: env, monitor and scheme) and in the update (``train``).
 - ``stock``: the path before issue 20, in this process: SB3's ``PPO`` as it comes on the
   same env with per-slot info dicts (``VecMonitor``, the scheme's per-dict loop, the
   tally's per-dict loop).
@@ -79,20 +80,20 @@ def env_alone(steps: int) -> dict[str, float]:
 
 
 class _Timed:
-    """Adds up the time spent in a vector env's ``step_wait``."""
+    """Adds up the time spent in one method of an object (a vector env's ``step_wait``)."""
 
-    def __init__(self, venv: Any) -> None:
+    def __init__(self, owner: Any, method: str = "step_wait") -> None:
         self.seconds = 0.0
-        inner = venv.step_wait
+        inner = getattr(owner, method)
 
-        def step_wait() -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
-                return inner()
+                return inner(*args, **kwargs)
             finally:
                 self.seconds += time.perf_counter() - start
 
-        venv.step_wait = step_wait
+        setattr(owner, method, timed)
 
 
 def _train_in_process(steps: int, lean: bool) -> dict[str, float]:
@@ -142,10 +143,15 @@ def _train_in_process(steps: int, lean: bool) -> dict[str, float]:
         device="cpu",
         seed=0,
     )
+    update = _Timed(model, "train")
     start = time.perf_counter()
     model.learn(steps, callback=IncentiveLogger(QABehaviour(signal)))
     seconds = time.perf_counter() - start
-    return {"steps_per_s": steps / seconds, "env_share": timer.seconds / seconds}
+    return {
+        "steps_per_s": steps / seconds,
+        "env_share": timer.seconds / seconds,
+        "update_share": update.seconds / seconds,
+    }
 
 
 def fast(steps: int) -> dict[str, float]:
@@ -339,8 +345,11 @@ def main() -> None:
         line = f"  {name:>5}: {median(name):>10,.0f}"
         if name in ("cli", "before"):
             line += f"   (over the run's own wall time: {median(name, 'steps_per_s_run'):,.0f})"
-        if name == "fast":
-            line += f"   (share of the time in the env: {median('fast', 'env_share'):.0%})"
+        if name in ("fast", "stock"):
+            line += (
+                f"   (time in the env {median(name, 'env_share'):.0%}, "
+                f"in the update {median(name, 'update_share'):.0%})"
+            )
         print(line)
     print("ratios (within each repeat, median)")
     pairs = [("cli", "plain"), ("fast", "plain"), ("cli", "stock"), ("fast", "stock")]

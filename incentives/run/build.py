@@ -98,9 +98,15 @@ def make_registered(env_id: str, module: str, **kwargs: Any) -> gym.Env[Any, Any
 
 
 def _import(path: str) -> Any:
-    """The object at a dotted ``module.Name`` path."""
+    """The object at a dotted ``module.Name`` path (``env.batched``), or a ``ConfigError``."""
     module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ConfigError(
+            f"env.batched={path!r} cannot be imported ({error}); accepted: a dotted "
+            "module.Name path of a VecEnv class, e.g. envs.qa.vec_env.QAVecEnv, or null"
+        ) from None
 
 
 def build_env(
@@ -142,6 +148,8 @@ def check_env(env_config: Mapping[str, Any]) -> None:
     a ``TypeError``, becomes a ``ConfigError``). Files and programs the arguments name
     are looked for now: a FEN file, a Stockfish binary.
     """
+    if env_config.get("batched"):
+        _import(str(env_config["batched"]))  # a path that does not import: one line
     check_env_kwargs(env_config)
     kwargs = dict(env_config.get("kwargs") or {})
     try:
