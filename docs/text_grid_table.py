@@ -4,6 +4,8 @@ Reads every ``summary.json`` under RUNS_ROOT and prints, for each (scheme, size)
 mean over seeds with the half-width of a 95% t-interval of the final held-out answering
 measures, then the pretrained models (``phase_starts["1"]``, the same for every scheme
 of a size and seed: one row per size) beside the share of the asked facts seen once.
+``regret_own`` and ``optimal_own`` (under the talk's grid) come from ``measured.json``
+where ``docs/text_grid_measure.py`` wrote it.
 
     python docs/text_grid_table.py runs/text_grid
 """
@@ -12,33 +14,36 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from scipy import stats
+sys.path.insert(0, str(Path(__file__).parent))
+from scale_table import _cell as cell
 
 SIZES = ("tiny", "small", "base", "large", "xl")
 FINAL = ("abstain_rate", "hedge_rate", "hallucination_rate", "abstain_never", "abstain_once",
          "abstain_often", "hallucination_often", "accuracy_answered", "t_hat", "ece",
-         "explicit_return", "task_score")  # fmt: skip
+         "explicit_return", "task_score", "regret_own")  # fmt: skip
 PRETRAINED = ("singleton_share", "facts_error_rate", "hallucination_never",
               "hallucination_once", "hallucination_few", "hallucination_often", "abstain_rate",
-              "ece", "brier")  # fmt: skip
+              "ece", "brier", "optimal_own", "regret_own")  # fmt: skip
 
 
-def cell(values: list[float], digits: int = 3) -> str:
-    """Mean ± half-width of the 95% t-interval over seeds."""
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    if not values:
-        return "–"
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return f"{mean:.{digits}f}"
-    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+def _num(value: float | None) -> float:
+    """A summary's number; NaN where JSON holds null (a NaN written by the run)."""
+    return math.nan if value is None else float(value)
+
+
+def _measured(summary: dict[str, Any], which: str) -> dict[str, float]:
+    """``regret_own`` and ``optimal_own`` of the run's ``measured.json`` (``which``:
+    final or pretrained), if it was written."""
+    path = Path(summary["run_dir"]) / "measured.json"
+    if not path.is_file():
+        return {}
+    measured = json.loads(path.read_text()).get(which, {})
+    return {k: measured[k] for k in ("regret_own", "optimal_own") if k in measured}
 
 
 def table(header: tuple[str, ...], rows: list[list[str]]) -> str:
@@ -57,21 +62,22 @@ def main(root: Path) -> None:
     for scheme, size in keys:
         group = runs[(scheme, size)]
         finals = [{**s["behaviour"], "explicit_return": s["explicit_return"],
-                   "task_score": s["task_score"]} for s in group]  # fmt: skip
+                   "task_score": s["task_score"], **_measured(s, "final")}
+                  for s in group]  # fmt: skip
         rows.append([scheme, size, str(len(group)),
-                     *(cell([f.get(k, math.nan) for f in finals]) for k in FINAL)])  # fmt: skip
+                     *(cell([_num(f.get(k)) for f in finals]) for k in FINAL)])  # fmt: skip
     print("Final, held-out questions (mean ± 95% t-interval over seeds):\n")
     print(table(("scheme", "size", "seeds", *FINAL), rows))
     pretrained: dict[str, dict[int, dict[str, float]]] = defaultdict(dict)
     for (_, size), group in runs.items():
         for s in group:
             start = s.get("phase_starts", {}).get("1")
-            if start:
-                pretrained[size][s["seed"]] = start
+            if start and s["reward"]["name"] == "hedging_grid":
+                pretrained[size][s["seed"]] = {**start, **_measured(s, "pretrained")}
     rows = []
     for size in sorted(pretrained, key=SIZES.index):
         starts = list(pretrained[size].values())
-        cells = [cell([p.get(k, math.nan) for p in starts]) for k in PRETRAINED]
+        cells = [cell([_num(p.get(k)) for p in starts]) for k in PRETRAINED]
         rows.append([size, str(len(starts)), *cells])
     print("\nAfter pretraining alone (greedy answers, held-out questions):\n")
     print(table(("size", "seeds", *PRETRAINED), rows))

@@ -36,8 +36,9 @@ import numpy as np
 import numpy.typing as npt
 
 from envs.text.corpus import FAMILY_NAMES, TextCorpus, is_heldout
+from envs.text.env import left_padded
 from envs.text.facts import BUCKETS, bucket_of
-from envs.text.tokenizer import BOS, EOS, HEDGE, IDK, PAD, VOCAB_SIZE, decode, encode_many
+from envs.text.tokenizer import BOS, EOS, HEDGE, IDK, VOCAB_SIZE, decode, encode_many
 
 __all__ = [
     "ANSWER_EVENTS",
@@ -214,10 +215,7 @@ class TextAnswerEnv(gym.Env[npt.NDArray[np.int64], int]):
         self._answer: list[int] = []
 
     def _observe(self) -> npt.NDArray[np.int64]:
-        seen = self._tokens[-self.context :]
-        obs = np.full(self.context, PAD, dtype=np.int64)
-        obs[self.context - len(seen) :] = seen
-        return obs
+        return left_padded(self._tokens, self.context)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -29,7 +29,20 @@ from envs.text.corpus import FAMILY_NAMES, TextCorpus
 from envs.text.facts import BUCKETS, bucket_of
 from envs.text.tokenizer import BOS, PAD, VOCAB_SIZE, decode
 
-__all__ = ["TextEnv"]
+__all__ = ["TextEnv", "left_padded"]
+
+
+def left_padded(tokens: npt.ArrayLike, context: int) -> npt.NDArray[np.int64]:
+    """The last ``context`` of ``tokens``, padded with 0 on the left: an observation.
+
+    Example:
+        >>> left_padded([5, 6], 4).tolist(), left_padded([1, 2, 3], 2).tolist()
+        ([0, 0, 5, 6], [2, 3])
+    """
+    seen = np.asarray(tokens, dtype=np.int64)[-context:]
+    obs = np.full(context, PAD, dtype=np.int64)
+    obs[context - len(seen) :] = seen
+    return obs
 
 
 class TextEnv(gym.Env[npt.NDArray[np.int64], int]):
@@ -49,9 +62,7 @@ class TextEnv(gym.Env[npt.NDArray[np.int64], int]):
 
     def _observe(self) -> npt.NDArray[np.int64]:
         seen = self.corpus.tokens[max(self._start, self._at - self.context + 1) : self._at + 1]
-        obs = np.full(self.context, PAD, dtype=np.int64)
-        obs[self.context - len(seen) :] = seen
-        return obs
+        return left_padded(seen, self.context)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
