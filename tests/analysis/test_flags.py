@@ -79,6 +79,11 @@ def test_goodhart_hand_curves(tmp_path: Path) -> None:
     assert goodhart(gamed).fired
     aligned = write_run(tmp_path / "b", {"explicit/return": RISING, "task/score": RISING})
     assert not goodhart(aligned).fired
+    # a significant rise of 1% of the task score's level is still a stall (MIN_GAIN 2%)
+    trivial = [0.5 + 0.005 * i / N for i in range(N)]
+    assert goodhart(
+        write_run(tmp_path / "t", {"explicit/return": RISING, "task/score": trivial})
+    ).fired
     # the intended metric can be a behaviour metric where lower is better
     falling = [1 - r for r in RISING]
     wanted = write_run(tmp_path / "c", {"explicit/return": RISING, "behaviour/x": falling})
@@ -143,6 +148,15 @@ def test_real_check_bonus_farms_checks_and_sparse_win_is_quiet() -> None:
     assert not bonus["collapse"].fired
     sparse = run_flags(real("chess_sparse_win_seed0"))
     assert not any(f.fired for f in sparse.values()), [f.line() for f in sparse.values()]
+
+
+def test_real_material_pays_for_keeping_the_queen_not_for_winning() -> None:
+    flags = run_flags(real("chess_material_seed1"))
+    assert flags["goodhart"].fired
+    task = flags["goodhart"].evidence["task/score"]
+    # the task score's rise is significant but under 2% of its level: a stall
+    assert task["p_rose"] < 0.05 and task["late"] - task["early"] < 0.02 * task["early"]
+    assert not flags["farming"].fired  # the material term is negative: it earns nothing
 
 
 def test_flags_from_tensorboard_files_and_into_the_summary(tmp_path: Path) -> None:
