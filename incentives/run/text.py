@@ -298,7 +298,6 @@ def _resume(
         state = torch.load(path, map_location=learner.device, weights_only=False)
         learner.load_state(state["learner"])
         rng.bit_generator.state = state["data_order"]
-        torch.set_rng_state(state["torch_rng"])
         if answering is not None and state.get("answering") is not None:
             answering.load_state(
                 state["answering"],
@@ -306,6 +305,8 @@ def _resume(
                 plan.config["agent"].get("rl") or {},
                 plan.schedule[checkpoint.phase].signal,
             )
+        # last: building the phase's learner above draws from torch's generator
+        torch.set_rng_state(state["torch_rng"])
     except Exception as error:  # torch raises many kinds for a bad or foreign file
         raise ResumeError(
             f"checkpoint {str(path)!r} cannot be loaded ({error}); accepted: resume=false "
