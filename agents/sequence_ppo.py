@@ -151,7 +151,7 @@ class SequencePPO:
     def __init__(
         self,
         model: GPT,
-        learning_rate: float = 1e-4,
+        learning_rate: float = 3e-5,
         n_epochs: int = 4,
         minibatch_size: int = 64,
         clip_range: float = 0.2,
@@ -159,7 +159,7 @@ class SequencePPO:
         gae_lambda: float = 0.95,
         ent_coef: float = 0.0,
         vf_coef: float = 0.5,
-        kl_coef: float = 0.02,
+        kl_coef: float = 0.2,
         max_grad_norm: float = 1.0,
     ) -> None:
         self.model = model

@@ -46,6 +46,14 @@ def _measured(summary: dict[str, Any], which: str) -> dict[str, float]:
     return {k: measured[k] for k in ("regret_own", "optimal_own") if k in measured}
 
 
+def _own(summary: dict[str, Any], which: str) -> dict[str, float]:
+    """``regret_own`` and ``optimal_own`` as the run measured them (``final``: its
+    behaviour; ``pretrained``: its first answer phase's start), else ``measured.json``."""
+    measured = summary["behaviour"] if which == "final" else summary["phase_starts"]["1"]
+    own = {k: measured[k] for k in ("regret_own", "optimal_own") if k in measured}
+    return own or _measured(summary, which)
+
+
 def table(header: tuple[str, ...], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -62,7 +70,7 @@ def main(root: Path) -> None:
     for scheme, size in keys:
         group = runs[(scheme, size)]
         finals = [{**s["behaviour"], "explicit_return": s["explicit_return"],
-                   "task_score": s["task_score"], **_measured(s, "final")}
+                   "task_score": s["task_score"], **_own(s, "final")}
                   for s in group]  # fmt: skip
         rows.append([scheme, size, str(len(group)),
                      *(cell([_num(f.get(k)) for f in finals]) for k in FINAL)])  # fmt: skip
@@ -73,7 +81,7 @@ def main(root: Path) -> None:
         for s in group:
             start = s.get("phase_starts", {}).get("1")
             if start and s["reward"]["name"] == "hedging_grid":
-                pretrained[size][s["seed"]] = {**start, **_measured(s, "pretrained")}
+                pretrained[size][s["seed"]] = {**start, **_own(s, "pretrained")}
     rows = []
     for size in sorted(pretrained, key=SIZES.index):
         starts = list(pretrained[size].values())

@@ -157,14 +157,14 @@ class Answering:
             return
         self.ppo = SequencePPO(
             model,
-            learning_rate=float(rl.get("learning_rate", 1e-4)),
+            learning_rate=float(rl.get("learning_rate", 3e-5)),
             n_epochs=int(rl.get("n_epochs", 4)),
             minibatch_size=int(rl.get("minibatch_size", 64)),
             clip_range=float(rl.get("clip_range", 0.2)),
             gae_lambda=float(rl.get("gae_lambda", 0.95)),
             ent_coef=float(rl.get("ent_coef", 0.0)),
             vf_coef=float(rl.get("vf_coef", 0.5)),
-            kl_coef=float(rl.get("kl_coef", 0.02)),
+            kl_coef=float(rl.get("kl_coef", 0.2)),
         )
         self.ppo_phase = k
         self.p_truth = None
