@@ -53,6 +53,7 @@ from incentives.run.summary import (
     git_revision,
     hparams,
     package_versions,
+    record_flags,
     scale_record,
     write_json,
 )
@@ -473,6 +474,10 @@ def summarise(trainer: Trainer, final: Mapping[str, float]) -> dict[str, Any]:
         "versions": package_versions(),
         "git_revision": git_revision(),
     }
+    # the gaming flags from the logged curves: summary.json and one scalar each
+    from agents.tensorboard import summary_writer
+
+    record_flags(run_dir, summary, summary_writer(model.logger))
     write_json(run_dir / "summary.json", summary)
     for old in run_dir.glob("checkpoint*"):
         old.unlink()
