@@ -80,3 +80,34 @@ def refuse_in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]
 def cli():  # type: ignore[no-untyped-def]
     """The ``run_cli`` helper, for tests that run the real CLI as a subprocess."""
     return run_cli
+
+
+def compare_quietly(root: Path) -> None:
+    """``incentives-compare``'s work on ``root`` in this process, its table printed to
+    nowhere (the console script itself is run in tests/analysis/test_compare.py)."""
+    from rich.console import Console
+
+    from incentives.analysis.compare import compare
+
+    compare(root, console=Console(file=io.StringIO(), width=200))
+
+
+#: Test files whose tests run the real CLI or train (seconds each, not milliseconds).
+_HEAVY = ("tests/run/", "tests/core/test_plugin.py", "tests/analysis/test_compare.py",
+          "tests/domains/chess/test_chess_training.py", "tests/core/test_packaging.py")  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``-n N`` workers, deal the heavy tests out first, round robin, so that each
+    worker's share (xdist's worksteal splits the list into N runs) starts with its slow
+    tests and ends with quick ones an idle worker can steal: the last minute is not one
+    worker finishing a CLI run while the other waits."""
+    workers = config.getoption("numprocesses", default=None)
+    if not isinstance(workers, int) or workers < 2:
+        return
+    heavy = [i for i in items if i.nodeid.startswith(_HEAVY)]
+    light = [i for i in items if not i.nodeid.startswith(_HEAVY)]
+    shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for k, item in enumerate(heavy + light):
+        shares[k % workers].append(item)
+    items[:] = [item for share in shares for item in share]

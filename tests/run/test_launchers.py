@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, TINY, run_cli
+from tests.conftest import ROOT, TINY, compare_quietly, run_cli
 
 #: The qa_scale sweep cut to seconds: one scheme, no warm-up, a tiny budget; the four
 #: network sizes come from the experiment's sweep axes.
@@ -62,14 +62,7 @@ def test_joblib_sweep_runs_the_scale_axes_and_compare_draws_emergence(tmp_path: 
         assert scale["compute"] == scale["parameters"] * scale["env_steps"]
         assert scale["device"] == "cpu" and scale["wall_time_s"] > 0
 
-    compared = subprocess.run(
-        [sys.executable, "-m", "incentives.analysis.compare", str(sweep)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-    )
-    assert compared.returncode == 0, compared.stderr
+    compare_quietly(sweep)
     for metric in ("t_hat", "regret_relative", "hallucination_rate", "abstain_rate"):
         for axis in ("parameters", "compute"):
             assert (sweep / f"emergence_{metric}_vs_{axis}.png").stat().st_size > 0

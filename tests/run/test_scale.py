@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,7 @@ import pytest
 from incentives.analysis.emergence import curves, emergence_metrics
 from incentives.analysis.runs import Run, flatten
 from incentives.registry import load_domain
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, compare_quietly, run_cli
 
 
 def _run(reward: str, size: str, budget: int, seed: int, params: int, t_hat: float) -> Run:
@@ -99,11 +97,7 @@ def test_chess_scale_sweep_draws_mate_rate_ladder_and_acpl_against_size(tmp_path
     assert sorted(r["config"]["agent"]["policy"] for r in runs) == ["chess_mlp"] * 2
     tiny, small = sorted(r["scale"]["parameters"] for r in runs)
     assert tiny < small
-    compared = subprocess.run(
-        [sys.executable, "-m", "incentives.analysis.compare", str(sweep)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert compared.returncode == 0, compared.stderr
+    compare_quietly(sweep)
     for metric in ("termination_checkmate", "win_rate", "move_quality_acpl",
                    "ladder_random_win_rate", "ladder_greedy_win_rate"):  # fmt: skip
         assert (sweep / f"emergence_{metric}_vs_parameters.png").is_file(), metric

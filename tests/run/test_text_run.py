@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import incentives.run.text as text_run
 from incentives.run.configs import config_dir
 from incentives.run.schema import ConfigError
 from incentives.run.text import plan_text, train_text
-from tests.conftest import run_cli
+from tests.conftest import compare_quietly, run_cli
 
 #: A run of seconds: the tiny model, 5 updates of 16 x 48 tokens, 10 documents a group.
 TINY_TEXT = (
@@ -124,11 +122,7 @@ def test_a_short_text_multitask_sweep_trains_and_compares(tmp_path: Path) -> Non
         ("next_token", "small"), ("next_token", "tiny"),
     ]  # fmt: skip
     assert all(s["domain"] == "text" and s["timesteps"] == 3840 for s in summaries)
-    compared = subprocess.run(
-        [sys.executable, "-m", "incentives.analysis.compare", str(sweep)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert compared.returncode == 0, compared.stderr
+    compare_quietly(sweep)
     header = (sweep / "comparison.csv").read_text().splitlines()[0]
     assert "exact_mean_mean" in header and "logprob_mean_mean" in header
     assert (sweep / "emergence_exact_mean_vs_parameters.png").is_file()
