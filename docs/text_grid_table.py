@@ -4,8 +4,8 @@ Reads every ``summary.json`` under RUNS_ROOT and prints, for each (scheme, size)
 mean over seeds with the half-width of a 95% t-interval of the final held-out answering
 measures, then the pretrained models (``phase_starts["1"]``, the same for every scheme
 of a size and seed: one row per size) beside the share of the asked facts seen once.
-``regret_own`` and ``optimal_own`` (under the talk's grid) come from ``measured.json``
-where ``docs/text_grid_measure.py`` wrote it.
+``regret_own`` and ``optimal_own`` are the runs' own (runs from before those measures
+show "–").
 
     python docs/text_grid_table.py runs/text_grid
 """
@@ -36,22 +36,11 @@ def _num(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
-def _measured(summary: dict[str, Any], which: str) -> dict[str, float]:
-    """``regret_own`` and ``optimal_own`` of the run's ``measured.json`` (``which``:
-    final or pretrained), if it was written."""
-    path = Path(summary["run_dir"]) / "measured.json"
-    if not path.is_file():
-        return {}
-    measured = json.loads(path.read_text()).get(which, {})
-    return {k: measured[k] for k in ("regret_own", "optimal_own") if k in measured}
-
-
 def _own(summary: dict[str, Any], which: str) -> dict[str, float]:
     """``regret_own`` and ``optimal_own`` as the run measured them (``final``: its
-    behaviour; ``pretrained``: its first answer phase's start), else ``measured.json``."""
+    behaviour; ``pretrained``: its first answer phase's start)."""
     measured = summary["behaviour"] if which == "final" else summary["phase_starts"]["1"]
-    own = {k: measured[k] for k in ("regret_own", "optimal_own") if k in measured}
-    return own or _measured(summary, which)
+    return {k: measured[k] for k in ("regret_own", "optimal_own") if k in measured}
 
 
 def table(header: tuple[str, ...], rows: list[list[str]]) -> str:

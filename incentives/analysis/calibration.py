@@ -16,10 +16,19 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["answer_threshold", "brier_score", "expected_calibration_error", "reliability"]
+__all__ = [
+    "answer_threshold",
+    "answering_threshold_reference",
+    "brier_score",
+    "expected_calibration_error",
+    "reliability",
+]
 
 
 def _bins(
@@ -108,3 +117,25 @@ def answer_threshold(p: npt.ArrayLike, answered: npt.ArrayLike, ridge: float = 1
     if w[1] <= 0.0:
         return float("nan")
     return float(np.clip(mean - scale * w[0] / w[1], 0.0, 1.0))
+
+
+def answering_threshold_reference(
+    theories: Mapping[str, Mapping[str, Any]],
+) -> tuple[float, str] | None:
+    """Theory's ``t_hat``: where answering starts to pay (a scheme's highest threshold),
+    with the schemes it is theirs, when every compared scheme with thresholds agrees.
+
+    Example:
+        >>> answering_threshold_reference({"hedging_grid": {"thresholds": [0.8]},
+        ...                                "binary": {"thresholds": []}})
+        (0.8, 'theory (hedging_grid)')
+    """
+    answer_at = {
+        (name, max(thresholds))
+        for name, theory in theories.items()
+        if (thresholds := theory.get("thresholds"))
+    }
+    if len({t for _, t in answer_at}) != 1:
+        return None
+    names = ", ".join(sorted({name for name, _ in answer_at}))
+    return float(answer_at.pop()[1]), f"theory ({names})"

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from incentives.analysis.aggregate import Estimate, estimate
 
 __all__ = [
+    "binned_rows",
     "curves_figure",
     "emergence_figure",
     "mode_rates_figure",
@@ -73,6 +74,31 @@ def curves_figure(
     ax.set(xlabel="environment steps", ylabel=metric, title=metric)
     ax.legend(fontsize=7)
     return fig
+
+
+def binned_rows(
+    groups: Mapping[str, tuple[Sequence[Mapping[str, float]], Mapping[str, object]]],
+    prefix: str,
+    thresholds: bool = True,
+) -> dict[str, tuple[list[float], list[list[float]], list[float]]]:
+    """Per group, the metrics named ``<prefix><lo>-<hi>``: bin centres, one row per seed
+    and the scheme's thresholds (none with ``thresholds=False``), as
+    ``rates_by_p_figure`` draws them; groups without such metrics are left out.
+
+    Example:
+        >>> binned_rows({"a": ([{"x/0.0-0.5": 1.0}], {"thresholds": [0.8]})}, "x/")
+        {'a': ([0.25], [[1.0]], [0.8])}
+    """
+    out = {}
+    for label, (results, theory) in groups.items():
+        keys = sorted({k for r in results for k in r if k.startswith(prefix)})
+        if not keys:
+            continue
+        centres = [sum(map(float, k[len(prefix) :].split("-"))) / 2 for k in keys]
+        rows = [[r.get(k, float("nan")) for k in keys] for r in results]
+        lines = list(theory.get("thresholds", [])) if thresholds else []  # type: ignore[call-overload]
+        out[label] = (centres, rows, [float(t) for t in lines])
+    return out
 
 
 def rates_by_p_figure(

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.text.answering import ANSWER_EVENTS
 from incentives.run.build import ConfigError
 from incentives.signal import ExplicitSignal
 
@@ -38,18 +39,8 @@ __all__ = [
 ]
 
 #: The events of an answer a scheme may read: the env's, the model's confidence in its
-#: best answer and its probability of the right one.
-ANSWERING_EVENTS: tuple[str, ...] = (
-    "mode",
-    "correct",
-    "family",
-    "group",
-    "count",
-    "answer",
-    "confidence",
-    "best_correct",
-    "p_truth",
-)
+#: best answer, whether that answer is right, its probability of the right one.
+ANSWERING_EVENTS: tuple[str, ...] = (*ANSWER_EVENTS, "confidence", "best_correct", "p_truth")
 
 
 def phase_kind(signal: ExplicitSignal) -> str:
@@ -151,10 +142,17 @@ class Answering:
     def start_phase(self, k: int, model: Any, rl: Mapping[str, Any], signal: Any) -> None:
         """A fresh learner for phase ``k`` (its reference: the model now); ``teach_idk``'s
         targets from the model's probability of each training question's right answer."""
-        from agents.sequence_ppo import SequencePPO
-
         if self.ppo_phase == k:
             return
+        self._learner(k, model, rl)
+        self.p_truth = None
+        if "p_truth" in signal.required_events:
+            self.p_truth = truth_probability(model, self.train, np.arange(len(self.train)))
+
+    def _learner(self, k: int, model: Any, rl: Mapping[str, Any]) -> None:
+        """Phase ``k``'s PPO learner (``agent.rl``) on ``model``, its statistics reset."""
+        from agents.sequence_ppo import SequencePPO
+
         self.ppo = SequencePPO(
             model,
             learning_rate=float(rl.get("learning_rate", 3e-5)),
@@ -167,9 +165,6 @@ class Answering:
             kl_coef=float(rl.get("kl_coef", 0.2)),
         )
         self.ppo_phase = k
-        self.p_truth = None
-        if "p_truth" in signal.required_events:
-            self.p_truth = truth_probability(model, self.train, np.arange(len(self.train)))
         self.window.clear()
 
     def state(self) -> dict[str, Any]:
@@ -181,13 +176,11 @@ class Answering:
             "p_truth": self.p_truth,
         }
 
-    def load_state(self, state: Mapping[str, Any], model: Any, rl: Mapping[str, Any],
-                   signal: Any) -> None:  # fmt: skip
+    def load_state(self, state: Mapping[str, Any], model: Any, rl: Mapping[str, Any]) -> None:
         """Restore what ``state`` returned (the learner of its phase)."""
         self.rng.bit_generator.state = state["rng"]
         if state["ppo"] is not None:
-            self.ppo_phase = -1
-            self.start_phase(int(state["phase"]), model, rl, _NoEvents())
+            self._learner(int(state["phase"]), model, rl)
             self.ppo.load_state(state["ppo"])
             self.p_truth = state["p_truth"]
 
@@ -303,12 +296,6 @@ class Answering:
                                                        for e in events]))  # fmt: skip
             scores["task_score"] = float(np.mean([e["correct"] for e in events]))
         return events, scores
-
-
-class _NoEvents:
-    """A stand-in signal needing no event (restoring a learner from its checkpoint)."""
-
-    required_events: tuple[str, ...] = ()
 
 
 def truth_probability(model: Any, pool: Any, ids: np.ndarray, batch: int = 256) -> np.ndarray:

@@ -86,6 +86,7 @@ class TextPlan:
     spec: Any
     seed: int
     checkpoint_every: int
+    #: The answering questions (``Answering``), built once with the plan; None without.
     answering: Any = None
 
     @property
@@ -110,9 +111,11 @@ def plan_text(config: dict[str, Any]) -> TextPlan:
         spec = lm_spec(agent, VOCAB_SIZE, int(agent["context"]))
         corpus = _corpus(json.dumps(config["env"].get("kwargs") or {}, sort_keys=True))
         longest = max(corpus.max_document, _longest_evaluation(corpus))
-        answering = AnsweringSettings.from_config(config["env"], schedule)
-        if answering is not None:
-            longest = max(longest, Answering.build(corpus, answering, 0).longest())
+        settings = AnsweringSettings.from_config(config["env"], schedule)
+        answering = None
+        if settings is not None:
+            answering = Answering.build(corpus, settings, int(config["seed"]))
+            longest = max(longest, answering.longest())
         if spec.context < longest:
             raise ConfigError(
                 f"agent.context={spec.context} is shorter than the longest document "
@@ -252,9 +255,7 @@ def build(plan: TextPlan, run_dir: Path, checkpoint: Checkpoint | None) -> TextT
         total_updates=sum(math.ceil(p.steps / per_update) for p in plan.pretraining),
     )
     rng = np.random.default_rng([plan.seed, 11])
-    answering = None
-    if plan.answering is not None:
-        answering = Answering.build(plan.corpus, plan.answering, plan.seed)
+    answering = plan.answering
     progress, starts = TextProgress(), dict[str, dict[str, float]]()
     if checkpoint is not None:
         progress, starts = _resume(learner, rng, run_dir, checkpoint, answering, plan)
@@ -300,10 +301,7 @@ def _resume(
         rng.bit_generator.state = state["data_order"]
         if answering is not None and state.get("answering") is not None:
             answering.load_state(
-                state["answering"],
-                learner.model,
-                plan.config["agent"].get("rl") or {},
-                plan.schedule[checkpoint.phase].signal,
+                state["answering"], learner.model, plan.config["agent"].get("rl") or {}
             )
         # last: building the phase's learner above draws from torch's generator
         torch.set_rng_state(state["torch_rng"])

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from envs.qa.grading import STRATA
-from incentives.analysis.calibration import answer_threshold
+from incentives.analysis.calibration import answer_threshold, answering_threshold_reference
 from incentives.behaviour import Behaviour, GroupResults, Metric
 from incentives.domains.qa.schemes import MODES, QASignal
 
@@ -197,29 +197,15 @@ class QABehaviour(Behaviour):
         if metric == "regret_relative":
             return 0.0, "theory (optimal policy)"
         if metric == "t_hat":
-            answer_at = {
-                (name, max(thresholds))
-                for name, theory in theories.items()
-                if (thresholds := theory.get("thresholds"))
-            }
-            if len({t for _, t in answer_at}) == 1:
-                names = ", ".join(sorted({name for name, _ in answer_at}))
-                return float(answer_at.pop()[1]), f"theory ({names})"
+            return answering_threshold_reference(theories)
         return None
 
     @classmethod
     def comparison_figures(cls, groups: GroupResults) -> dict[str, Any]:
         """The answered rate against p* per group, seeds as a band, thresholds drawn in."""
-        from incentives.analysis.plots import rates_by_p_figure
+        from incentives.analysis.plots import binned_rows, rates_by_p_figure
 
-        by_p = {}
-        for label, (results, theory) in groups.items():
-            keys = sorted({k for r in results for k in r if k.startswith("answered_by_p/")})
-            if not keys:
-                continue
-            centres = [sum(map(float, k.split("/")[1].split("-"))) / 2 for k in keys]
-            rows = [[r.get(k, float("nan")) for k in keys] for r in results]
-            by_p[label] = (centres, rows, list(theory.get("thresholds", [])))
+        by_p = binned_rows(groups, "answered_by_p/")
         return {"answered_by_p": rates_by_p_figure(by_p)} if by_p else {}
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from envs.text.corpus import FAMILY_NAMES
 from envs.text.facts import BUCKETS
 from envs.text.families import COMPOSITIONS
+from incentives.analysis.calibration import answering_threshold_reference
 from incentives.behaviour import Behaviour, GroupResults, Metric
 from incentives.domains.text.answers import ANSWER_METRICS, AnswerTally
 
@@ -164,21 +165,13 @@ class TextBehaviour(Behaviour):
         when every scheme compared that has thresholds agrees on it."""
         if metric != "t_hat":
             return None
-        answer_at = {
-            (name, max(thresholds))
-            for name, theory in theories.items()
-            if (thresholds := theory.get("thresholds"))
-        }
-        if len({t for _, t in answer_at}) != 1:
-            return None
-        names = ", ".join(sorted({name for name, _ in answer_at}))
-        return float(answer_at.pop()[1]), f"theory ({names})"
+        return answering_threshold_reference(theories)
 
     @classmethod
     def comparison_figures(cls, groups: GroupResults) -> dict[str, Any]:
         """Answered rate against the model's confidence per group, seeds as a band, the
         scheme's thresholds dashed (as the QA domain draws it)."""
-        from incentives.analysis.plots import rates_by_p_figure
+        from incentives.analysis.plots import binned_rows, rates_by_p_figure
 
         figures = {}
         for prefix, name, ylabel, title in (
@@ -187,15 +180,7 @@ class TextBehaviour(Behaviour):
             ("reliability/", "reliability", "the best answer is right",
              "Reliability: accuracy against confidence (dotted: calibrated)"),
         ):  # fmt: skip
-            by_conf = {}
-            for label, (results, theory) in groups.items():
-                keys = sorted({k for r in results for k in r if k.startswith(prefix)})
-                if not keys:
-                    continue
-                centres = [sum(map(float, k.split("/")[1].split("-"))) / 2 for k in keys]
-                rows = [[r.get(k, float("nan")) for k in keys] for r in results]
-                lines = list(theory.get("thresholds", [])) if name != "reliability" else []
-                by_conf[label] = (centres, rows, lines)
+            by_conf = binned_rows(groups, prefix, thresholds=name != "reliability")
             if not by_conf:
                 continue
             figure = rates_by_p_figure(by_conf)
