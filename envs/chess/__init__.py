@@ -54,3 +54,6 @@ __all__ = [
     "register_opponent",
     "start_engine",
 ]
+from envs.chess.tablebase import Tablebase, material_of, tablebase
+
+__all__ += ["Tablebase", "material_of", "tablebase"]
