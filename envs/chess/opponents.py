@@ -2,7 +2,8 @@
 
 An opponent is anything with ``name``, ``reset(rng)``, ``choose(board, moves)`` and
 ``close()`` (the ``Opponent`` protocol). Configs ask for one by name. Built in:
-``random``, ``greedy`` and ``stockfish``; others are declared by packages as entry points
+``random``, ``greedy``, ``stockfish`` and ``tablebase`` (perfect play in the 3-piece
+endings, from our own tablebase); others are declared by packages as entry points
 of the group ``incentives.opponents`` (ours: ``policy``, a saved agent, and ``pool``,
 self-play's snapshots, both in ``incentives.domains.chess.selfplay``)::
 
@@ -37,6 +38,7 @@ __all__ = [
     "Opponent",
     "RandomOpponent",
     "StockfishOpponent",
+    "TablebaseOpponent",
     "make_opponent",
     "opponent_factory",
     "opponents",
@@ -213,10 +215,34 @@ class StockfishOpponent(RandomOpponent):
         return state
 
 
+class TablebaseOpponent(RandomOpponent):
+    """Perfect play in the endings our tablebase holds (``envs.chess.tablebase``): one of
+    the distance-to-mate optimal moves, ties broken at random. As the bare king's side it
+    is the strongest defender (the longest resistance); as the strong side, the teacher.
+
+    A position whose material the tablebase does not hold is a ``ValueError`` naming it.
+    """
+
+    name = "tablebase"
+
+    def choose(self, board: chess.Board, moves: list[chess.Move]) -> chess.Move:
+        """A random one among the tablebase's best moves (any move once only kings are left)."""
+        from envs.chess.tablebase import material_of, tablebase
+
+        material = material_of(board)
+        if material == "KK":
+            return moves[self.rng.integers(len(moves))]
+        if material is None:
+            raise ValueError(f"tablebase opponent: no table for {board.fen()!r}")
+        best = tablebase(material).best_moves(board)
+        return best[self.rng.integers(len(best))]
+
+
 _OPPONENTS: dict[str, Callable[..., Opponent]] = {
     "random": RandomOpponent,
     "greedy": GreedyOpponent,
     "stockfish": StockfishOpponent,
+    "tablebase": TablebaseOpponent,
 }
 
 

@@ -112,6 +112,21 @@ SETTINGS: dict[str, Setting] = {
     "eval.ladder.pgns": Setting(
         "int", "games per rung shown as TensorBoard text", 0, required=False
     ),
+    "eval.ladder.tablebase": Setting(
+        "bool",
+        "judge the first rung's moves with our tablebase (eval/tablebase/*); null: "
+        "on for the endgame starts it holds (kqk, krk)",
+        required=False,
+        nullable=True,
+    ),
+    "eval.ladder.transfer": Setting(
+        "mapping",
+        "the first rung again with other env.kwargs, e.g. {krk: {start: krk}} "
+        "(eval/transfer/<name>/*): does the skill carry over?",
+        required=False,
+        nullable=True,
+        checked_by="the domain's ladder",
+    ),
     "eval.ladder.move_quality": Setting(
         "mapping",
         "learner moves judged by Stockfish (eval/move_quality/*); null: not judged",

@@ -86,6 +86,11 @@ class ChessBehaviour(Behaviour):
                compared=False),
         Metric("move_quality/positions", "learner moves judged for move quality",
                compared=False),
+        Metric("tablebase/keeps_win", "share of the learner's moves in won positions that "
+               "keep the win (ladder, our tablebase)", compared=False, emergence=True),
+        Metric("tablebase/optimal", "share of the learner's moves that are distance-to-mate "
+               "optimal (ladder, our tablebase)", compared=False, emergence=True),
+        Metric("tablebase/positions", "learner moves judged by the tablebase", compared=False),
     )  # fmt: skip
 
     def __init__(self, signal: ExplicitSignal | None = None) -> None:

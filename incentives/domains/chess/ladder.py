@@ -6,7 +6,10 @@ plays a fixed, seeded set of games against each, and every rung is summarised by
 ``ChessBehaviour`` (result rates with Wilson intervals, how games ended, length, checks,
 captures) under ``ladder/<rung>/<metric>``. Move quality adds what results cannot show:
 Stockfish at a fixed depth judges a sample of the learner's moves in one rung's games
-(average centipawn loss and agreement with the engine's best move, ``move_quality/*``).
+(average centipawn loss and agreement with the engine's best move, ``move_quality/*``);
+in the 3-piece endings our tablebase judges every unforced move of the first rung's games
+exactly (``tablebase/*``: the share that keep the win, the share that are mate-distance
+optimal).
 
 Games are played by ``n_envs`` envs in lockstep, so the policy sees one stacked batch per
 ply, and game ``k`` of every rung is reset with seed ``seed + k``: the same start
@@ -41,9 +44,11 @@ __all__ = [
     "MaskedPolicy",
     "MoveQuality",
     "Rung",
+    "TeacherPolicy",
     "ladder_extra",
     "move_quality",
     "parse_ladder",
+    "tablebase_quality",
 ]
 
 # How a rung's default name spells the options that set an opponent's strength, in order.
@@ -266,6 +271,37 @@ def move_quality(
     return out
 
 
+def tablebase_quality(moves: Sequence[LearnerMove]) -> dict[str, float]:
+    """Our tablebase's judgement of every move in ``moves`` that it holds the position of.
+
+    Returns:
+        ``tablebase/keeps_win``: of the moves played in won positions, the share after
+        which the position is still won; ``tablebase/optimal``: of all judged moves, the
+        share among the distance-to-mate optimal ones (``Tablebase.best_moves``);
+        ``tablebase/positions``: moves judged. NaN where nothing was judged. Positions
+        with only the kings left, or material no table holds, are not judged.
+    """
+    from envs.chess.tablebase import MATERIALS, material_of, tablebase
+
+    kept: list[bool] = []
+    optimal: list[bool] = []
+    for played in moves:
+        board = chess.Board(played.fen)
+        material = material_of(board)
+        if material not in MATERIALS:
+            continue
+        table = tablebase(material)
+        move = chess.Move.from_uci(played.move)
+        if table.probe(board)[0] == 1:
+            kept.append(table.move_values(board)[move][0] == 1)
+        optimal.append(move in table.best_moves(board))
+    return {
+        "tablebase/keeps_win": float(np.mean(kept)) if kept else math.nan,
+        "tablebase/optimal": float(np.mean(optimal)) if optimal else math.nan,
+        "tablebase/positions": float(len(optimal)),
+    }
+
+
 # -- the ladder --------------------------------------------------------------------------
 class MaskedPolicy(Protocol):
     """What the ladder plays: a model whose ``predict`` takes action masks (MaskablePPO)."""
@@ -279,6 +315,31 @@ class MaskedPolicy(Protocol):
         action_masks: npt.NDArray[np.bool_] | None = None,
     ) -> tuple[Any, Any]:
         """Actions for a batch of observations (and the recurrent state, unused here)."""
+
+
+class TeacherPolicy:
+    """ "Give the fish": our tablebase plays the learner's moves (a distance-to-mate
+    optimal one, ties broken by a seeded generator). No learning, no compute: the line a
+    taught or incentivised learner is measured against, played through the same ladder.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, boards: Sequence[chess.Board]) -> npt.NDArray[np.int64]:
+        """The teacher's action for each board (the learner to move)."""
+        from envs.chess.actions import encode_move
+        from envs.chess.tablebase import material_of, tablebase
+
+        actions = []
+        for board in boards:
+            material = material_of(board)
+            moves = (
+                list(board.legal_moves) if material == "KK" else
+                tablebase(str(material)).best_moves(board)
+            )  # fmt: skip
+            actions.append(encode_move(board, moves[int(self.rng.integers(len(moves)))]))
+        return np.asarray(actions, dtype=np.int64)
 
 
 @dataclass
@@ -311,6 +372,8 @@ class ChessLadder:
             is drawn from the learner's moves in the games of one rung (``rung``, default
             the first), leaving out forced moves (a single legal move: no choice to judge).
         pgns: games of each rung, the first ones, kept as PGN in the result.
+        tablebase: judge the first rung's unforced learner moves with our tablebase
+            (``tablebase_quality``); on by default for the endgame starts it holds.
 
     Every rung's opponent is built once here, so a bad option or a missing engine fails
     at construction. Envs (and their engines) live for one ``evaluate`` call only, so each
@@ -318,7 +381,9 @@ class ChessLadder:
 
     Metrics: ``ladder/<rung>/<metric>`` for every ``ChessBehaviour`` metric, plus
     ``ladder/<rung>/score`` (the task score: 1 win, 0.5 draw, 0 loss, averaged), and
-    ``move_quality/acpl``, ``move_quality/best_move``, ``move_quality/positions``.
+    ``move_quality/acpl``, ``move_quality/best_move``, ``move_quality/positions``, and
+    with ``tablebase``, ``tablebase/keeps_win``, ``tablebase/optimal``,
+    ``tablebase/positions``.
     """
 
     def __init__(
@@ -330,6 +395,7 @@ class ChessLadder:
         n_envs: int = 8,
         move_quality: MoveQuality | None = None,
         pgns: int = 2,
+        tablebase: bool | None = None,
     ) -> None:
         for name, value, low in (("episodes", episodes, 1), ("n_envs", n_envs, 1),
                                  ("pgns", pgns, 0), ("seed", seed, 0)):  # fmt: skip
@@ -341,6 +407,11 @@ class ChessLadder:
         self.rungs = list(rungs)
         self.episodes, self.seed, self.n_envs, self.pgns = episodes, seed, n_envs, pgns
         self.move_quality = move_quality
+        if tablebase is None:
+            from envs.chess.tablebase import MATERIALS
+
+            tablebase = str(self.env_kwargs.get("start", "")).upper() in MATERIALS
+        self.tablebase = tablebase
         for rung in self.rungs:
             try:
                 make_opponent(rung.opponent).close()
@@ -357,13 +428,16 @@ class ChessLadder:
                 )
             find_stockfish(move_quality.path)
 
-    def evaluate(self, model: MaskedPolicy) -> LadderResult:
-        """Play every rung's games with ``model``'s deterministic policy; measure them."""
+    def evaluate(self, model: MaskedPolicy | TeacherPolicy) -> LadderResult:
+        """Play every rung's games with ``model``'s deterministic policy (or the teacher's
+        moves); measure them."""
         metrics: dict[str, float] = {}
         pgns: list[tuple[str, str]] = []
         moves: list[LearnerMove] = []
-        for rung in self.rungs:
-            games = self._play(model, rung, judged=rung.name == self._judged)
+        judged_by_table: list[LearnerMove] = []
+        for k, rung in enumerate(self.rungs):
+            by_table = self.tablebase and k == 0
+            games = self._play(model, rung, judged=rung.name == self._judged or by_table)
             behaviour = ChessBehaviour()
             for info in games.finals:
                 behaviour.add(info)
@@ -371,12 +445,17 @@ class ChessLadder:
             rung_metrics["score"] = rung_metrics["win_rate"] + 0.5 * rung_metrics["draw_rate"]
             metrics.update({f"ladder/{rung.name}/{k}": v for k, v in rung_metrics.items()})
             pgns += [(rung.name, info["pgn"]) for info in games.finals[: self.pgns]]
-            moves += games.moves
+            if rung.name == self._judged:
+                moves += games.moves
+            if by_table:
+                judged_by_table = games.moves
         if self.move_quality is not None:
             metrics.update(move_quality(moves, self.move_quality, self.seed))
+        if self.tablebase:
+            metrics.update(tablebase_quality(judged_by_table))
         return LadderResult(metrics, pgns)
 
-    def _play(self, model: MaskedPolicy, rung: Rung, judged: bool) -> _RungGames:
+    def _play(self, model: MaskedPolicy | TeacherPolicy, rung: Rung, judged: bool) -> _RungGames:
         """Play ``episodes`` games against ``rung``, the envs in lockstep, one batch a ply.
 
         With ``judged``, also note the learner's unforced moves, for move quality.
@@ -396,8 +475,11 @@ class ChessLadder:
                 if not active:
                     break
                 masks = np.stack([envs[i].action_masks() for i in active])
-                batch = np.stack([observations[i] for i in active])
-                actions, _ = model.predict(batch, action_masks=masks, deterministic=True)
+                if isinstance(model, TeacherPolicy):
+                    actions = model.act([envs[i].board for i in active])
+                else:
+                    batch = np.stack([observations[i] for i in active])
+                    actions, _ = model.predict(batch, action_masks=masks, deterministic=True)
                 for i, action, mask in zip(active, np.asarray(actions), masks, strict=True):
                     env = envs[i]
                     fen = env.board.fen() if judged and mask.sum() > 1 else None
@@ -421,10 +503,17 @@ class ChessLadder:
 
 # -- in a training run ---------------------------------------------------------------------
 class LadderExtra:
-    """Plays the evaluation ladder after each periodic evaluation; returns what to log."""
+    """Plays the evaluation ladder after each periodic evaluation; returns what to log.
 
-    def __init__(self, ladder: ChessLadder) -> None:
+    ``transfer``: more ladders by name, the same policy in other positions (another
+    endgame, the other colour); their metrics are logged under ``transfer/<name>/``.
+    """
+
+    def __init__(
+        self, ladder: ChessLadder, transfer: Mapping[str, ChessLadder] | None = None
+    ) -> None:
         self.ladder = ladder
+        self.transfer = dict(transfer or {})
 
     def __call__(
         self, model: Any, results: Mapping[str, float], step: int
@@ -437,7 +526,35 @@ class LadderExtra:
             k = seen[rung] = seen.get(rung, -1) + 1
             # Markdown: an indented block keeps the PGN's line breaks in TensorBoard's text tab.
             out[f"pgn/{rung}/{k}"] = "\n".join("    " + line for line in pgn.splitlines())
+        for name, ladder in self.transfer.items():
+            metrics = ladder.evaluate(model).metrics
+            out.update({f"transfer/{name}/{key}": value for key, value in metrics.items()})
         return out
+
+
+def _transfer(
+    settings: Mapping[str, Any], env_kwargs: Mapping[str, Any], build: Any
+) -> dict[str, ChessLadder]:
+    """The transfer ladders ``eval.ladder.transfer`` asks for: ``{name: {env kwargs}}``,
+    each the first rung only, with the run's env kwargs overridden."""
+    spec = settings.get("transfer") or {}
+    if not isinstance(spec, Mapping):
+        raise ValueError(
+            f"eval.ladder.transfer={spec!r}; accepted: a mapping of names to env.kwargs, "
+            "e.g. {krk: {start: krk}}"
+        )
+    ladders: dict[str, ChessLadder] = {}
+    for name, overrides in spec.items():
+        if not isinstance(overrides, Mapping) or not overrides:
+            raise ValueError(
+                f"eval.ladder.transfer.{name}={overrides!r}; accepted: env.kwargs to "
+                "override, e.g. {start: krk}"
+            )
+        try:
+            ladders[str(name)] = build({**env_kwargs, **overrides})
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"eval.ladder.transfer.{name}: {error}") from None
+    return ladders
 
 
 def ladder_extra(config: Mapping[str, Any]) -> LadderExtra | None:
@@ -446,7 +563,9 @@ def ladder_extra(config: Mapping[str, Any]) -> LadderExtra | None:
 
     The games use the run's ``env.kwargs`` (but for the opponent), ``eval.seed`` and
     ``eval.n_envs``; ``eval.ladder`` holds ``opponents``, ``episodes`` (per rung),
-    ``move_quality`` (``MoveQuality``'s fields; empty: not judged) and ``pgns``.
+    ``move_quality`` (``MoveQuality``'s fields; empty: not judged), ``pgns``,
+    ``tablebase`` (``ChessLadder``'s) and ``transfer`` (``{name: env kwargs}``: the
+    first rung in other positions, ``transfer/<name>/*``).
     """
     settings = config["eval"].get("ladder") or {}
     spec = list(settings.get("opponents") or [])
@@ -456,13 +575,23 @@ def ladder_extra(config: Mapping[str, Any]) -> LadderExtra | None:
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"eval.ladder.episodes={episodes!r}; accepted: a positive integer")
     quality = settings.get("move_quality")
+    rungs = parse_ladder(spec, where="eval.ladder.opponents")
+    common = {
+        "episodes": episodes,
+        "seed": int(config["eval"]["seed"]),
+        "n_envs": int(config["eval"]["n_envs"]),
+    }
+    env_kwargs = dict(config["env"]["kwargs"])
     ladder = ChessLadder(
-        dict(config["env"]["kwargs"]),
-        parse_ladder(spec, where="eval.ladder.opponents"),
-        episodes=episodes,
-        seed=int(config["eval"]["seed"]),
-        n_envs=int(config["eval"]["n_envs"]),
+        env_kwargs,
+        rungs,
         move_quality=MoveQuality(**dict(quality)) if quality else None,
         pgns=int(settings.get("pgns", 2)),
+        tablebase=settings.get("tablebase"),
+        **common,
     )
-    return LadderExtra(ladder)
+
+    def build(kwargs: Mapping[str, Any]) -> ChessLadder:
+        return ChessLadder(kwargs, rungs[:1], pgns=0, **common)
+
+    return LadderExtra(ladder, _transfer(settings, env_kwargs, build))

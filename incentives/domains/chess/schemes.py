@@ -4,7 +4,10 @@
 induces (learning which moves are good) is never taught. The others teach: material
 counts (``MaterialShaped``), the same hint in the policy-invariant form of Ng, Harada &
 Russell (1999) (``PotentialShaped``), a bonus for checks that invites specification gaming
-(``CheckBonus``), and an expert's opinion of every move (``EngineTeacher``).
+(``CheckBonus``), an expert's opinion of every move (``EngineTeacher``), and, in the
+3-piece endings, the exact teacher of our own tablebase: a reward for playing its move
+(``Imitation``, teaching as imitation) and distance-to-mate shaping on top of the win
+(``DistanceToMate``).
 
 They read the chess env's events: ``outcome`` at the end, ``material_balance`` and
 ``material_change``, ``gave_check``, ``learner_move`` and ``opponent_move``.
@@ -22,8 +25,12 @@ from incentives.signal import ExplicitSignal, finite
 __all__ = [
     "CheckBonus",
     "CheckBonusSignal",
+    "DistanceToMate",
+    "DistanceToMateSignal",
     "EngineTeacher",
     "EngineTeacherSignal",
+    "Imitation",
+    "ImitationSignal",
     "MaterialShaped",
     "MaterialShapedSignal",
     "PotentialShaped",
@@ -237,6 +244,138 @@ class EngineTeacherSignal(ChessSignal):
             object.__setattr__(self, "_engine", None)
 
 
+class _FollowsGame(ChessSignal):
+    """A scheme that judges each learner move in its position: it follows the game from
+    the reset's ``fen`` through ``learner_move`` and ``opponent_move``."""
+
+    required_events: ClassVar[tuple[str, ...]] = ("learner_move", "opponent_move")
+    stateful: ClassVar[bool] = True
+
+    def reset(self, info: Mapping[str, Any]) -> None:
+        """Follow the new game from the position the env reports."""
+        import chess
+
+        object.__setattr__(self, "_board", chess.Board(info["fen"]))
+
+    def _game(self) -> Any:
+        """The followed board (the learner to move), or an error before any reset."""
+        board = getattr(self, "_board", None)
+        if board is None:
+            raise ValueError(f"{self.name}: no game to follow; reset the env first")
+        return board
+
+    def _advance(self, events: Mapping[str, Any]) -> None:
+        """Play the step's two moves on the followed board."""
+        import chess
+
+        board = self._game()
+        board.push(chess.Move.from_uci(events["learner_move"]))
+        if events.get("opponent_move"):
+            board.push(chess.Move.from_uci(events["opponent_move"]))
+
+
+def _table(scheme: str, board: Any) -> Any:
+    """The tablebase for ``board``'s material, or a ValueError that names what the scheme
+    can judge (a game from another start, e.g. ``start=standard``)."""
+    from envs.chess.tablebase import MATERIALS, material_of, tablebase
+
+    material = material_of(board)
+    if material not in MATERIALS:
+        raise ValueError(
+            f"{scheme}: a position with material {material or board.fen()!r} is not in the "
+            f"tablebase; accepted: env.kwargs.start in {', '.join(m.lower() for m in MATERIALS)}"
+        )
+    return tablebase(material)
+
+
+@dataclass(frozen=True)
+class ImitationSignal(_FollowsGame):
+    """``bonus`` for each learner move the tablebase rates optimal (the teacher's move),
+    0 for any other: imitation of a perfect teacher, as a reward. Nothing for the result.
+
+    "Optimal" is distance-to-mate optimal (``Tablebase.best_moves``: the fastest mate
+    when winning, the longest resistance when losing, a move keeping the draw when
+    drawn); with ``keeps_result`` any move that keeps the position's result counts (a
+    weaker, easier teacher). After the strong piece is lost (king against king) no move
+    is judged.
+    """
+
+    bonus: float = 0.1
+    keeps_result: bool = False
+    _board: Any = field(default=None, init=False, repr=False, compare=False)
+
+    name: ClassVar[str] = "imitation"
+    statement: ClassVar[str] = "bonus for each move the tablebase teacher would play, nothing else"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bonus", finite(self.name, "bonus", self.bonus))
+        if not isinstance(self.keeps_result, bool):
+            raise ValueError(
+                f"{self.name}: parameter keeps_result={self.keeps_result!r}; accepted: true, false"
+            )
+
+    def terms(self, events: Mapping[str, Any]) -> dict[str, float]:
+        """``teacher``: ``bonus`` for a teacher's move, 0 for another (none in king vs king)."""
+        import chess
+
+        board = self._game()
+        move = chess.Move.from_uci(events["learner_move"])
+        out: dict[str, float] = {}
+        if len(board.piece_map()) > 2:
+            table = _table(self.name, board)
+            if self.keeps_result:
+                wdl, _ = table.probe(board)
+                good = table.move_values(board)[move][0] == wdl
+            else:
+                good = move in table.best_moves(board)
+            out["teacher"] = self.bonus if good else 0.0
+        self._advance(events)
+        return out
+
+
+@dataclass(frozen=True)
+class DistanceToMateSignal(_FollowsGame):
+    """1 for a win at the end (``sparse_win``) plus potential-based shaping by the exact
+    distance to mate: gamma * Phi(s') - Phi(s) with, for the learner to move,
+    Phi = ``scale`` x (1 - dtm / 100) in a won position (dtm: plies to mate with best
+    play), 0 in a drawn one, -``scale`` x (1 - dtm / 100) in a lost one, and Phi = 0 at
+    the end. Telescoping (Ng, Harada & Russell 1999) keeps the optimal policies of the
+    sparse win when ``gamma`` is the agent's discount: the teaching is all in the timing.
+    """
+
+    gamma: float = 0.99
+    scale: float = 1.0
+    _board: Any = field(default=None, init=False, repr=False, compare=False)
+
+    name: ClassVar[str] = "dtm_shaping"
+    statement: ClassVar[str] = (
+        "1 for a win, plus gamma*Phi(s')-Phi(s), Phi from the exact distance to mate"
+    )
+
+    def __post_init__(self) -> None:
+        gamma = finite(self.name, "gamma", self.gamma)
+        if not 0.0 < gamma <= 1.0:
+            raise ValueError(f"{self.name}: parameter gamma={self.gamma!r}; accepted: 0 < g <= 1")
+        object.__setattr__(self, "gamma", gamma)
+        object.__setattr__(self, "scale", finite(self.name, "scale", self.scale))
+
+    def potential(self, board: Any) -> float:
+        """Phi of a position with the learner to move (king against king: a draw, 0)."""
+        if len(board.piece_map()) <= 2:
+            return 0.0
+        wdl, dtm = _table(self.name, board).probe(board)
+        return 0.0 if wdl == 0 else wdl * self.scale * (1.0 - dtm / 100.0)
+
+    def terms(self, events: Mapping[str, Any]) -> dict[str, float]:
+        """``shaping`` each step, ``win`` (1 or 0) at the end."""
+        before = self.potential(self._game())
+        self._advance(events)
+        outcome = events.get("outcome")
+        after = 0.0 if outcome else self.potential(self._game())
+        win = {"win": 1.0 if outcome == "win" else 0.0} if outcome else {}
+        return {"shaping": self.gamma * after - before, **win}
+
+
 class SparseWin(RewardScheme[SparseWinSignal]):
     """Reward a chess env with 1 for a win at the end (see ``SparseWinSignal``)."""
 
@@ -276,3 +415,16 @@ class EngineTeacher(RewardScheme[EngineTeacherSignal]):
         """Stop the engine and the env."""
         self.signal.close()
         super().close()
+
+
+class Imitation(RewardScheme[ImitationSignal]):
+    """Reward a chess endgame for playing the tablebase teacher's move (``ImitationSignal``)."""
+
+    signal_type = ImitationSignal
+
+
+class DistanceToMate(RewardScheme[DistanceToMateSignal]):
+    """Reward a chess endgame with the win plus distance-to-mate shaping
+    (``DistanceToMateSignal``)."""
+
+    signal_type = DistanceToMateSignal
