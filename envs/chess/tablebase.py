@@ -309,17 +309,30 @@ class Tablebase:
     def best_moves(self, board: chess.Board) -> list[chess.Move]:
         """The DTM-optimal moves: winning side = fastest mate; losing side = longest
         resistance; drawn position = moves that keep the draw."""
-        values = self.move_values(board)
-        if not values:
+        state = self._state(board)
+        if state is None:
+            return list(board.legal_moves)
+        stm, wk, p, bk, mirrored = state
+        self._value(stm * HALF + wk * 4096 + p * 64 + bk)  # refuses an illegal board
+        # Straight from the successors' raw entries: this runs once per agent step.
+        table = self._dtm
+        scored = [
+            (_mover_score(DRAW if index < 0 else table[index]), frm, to)
+            for frm, to, index in self._moves(stm, wk, p, bk)
+        ]
+        if not scored:
             return []
-        best = max(values.values(), key=_preference)
-        return [move for move, value in values.items() if _preference(value) == _preference(best)]
+        best, flip = max(scored)[0], 56 if mirrored else 0
+        return [chess.Move(frm ^ flip, to ^ flip) for score, frm, to in scored if score == best]
 
 
-def _preference(value: tuple[int, int | None]) -> tuple[int, int]:
-    """Orders a mover's outcomes: wins by fewer plies, then draws, then losses by more plies."""
-    wdl, dtm = value
-    return (wdl, 0 if dtm is None else -dtm if wdl > 0 else dtm)
+def _mover_score(successor: int) -> int:
+    """How much the mover likes a successor's raw entry: faster wins, draws, slower losses."""
+    if successor == DRAW:
+        return 0
+    if successor % 2 == 0:  # the opponent is mated in that many plies
+        return 1000 - successor
+    return successor - 1000
 
 
 def _cache_dir(cache_dir: str | Path | None) -> Path:

@@ -8,6 +8,7 @@ into a temporary cache.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -16,8 +17,10 @@ import chess.engine
 import numpy as np
 import pytest
 
-from envs.chess import tablebase as tb_module
 from envs.chess.tablebase import HALF, Tablebase, material_of, tablebase
+
+# The package exports the function ``tablebase``, which hides the module of that name.
+tb_module = importlib.import_module("envs.chess.tablebase")
 
 STOCKFISH = "/usr/games/stockfish"
 PIECES = {"KQK": chess.QUEEN, "KRK": chess.ROOK}
@@ -218,7 +221,7 @@ def test_cache_is_reused_and_a_stale_or_corrupt_file_rebuilt(
     assert tb_module._load(corrupt) is None
     rebuilt = tablebase("KRK", tmp_path)
     assert np.array_equal(rebuilt.dtm, tables["KRK"].dtm)
-    assert np.array_equal(tb_module._load(corrupt), tables["KRK"].dtm)  # type: ignore[arg-type]
+    assert np.array_equal(tb_module._load(corrupt), tables["KRK"].dtm)
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
 
 
