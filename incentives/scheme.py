@@ -73,6 +73,13 @@ class RewardScheme(
         else:
             self.signal = signal  # type: ignore[assignment]
 
+    def progress(self, step: int) -> None:
+        """Move the signal's schedule clock (``ExplicitSignal.progress``), the pending
+        signal's too."""
+        self.signal.progress(step)
+        if self._pending is not None:
+            self._pending.progress(step)
+
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:

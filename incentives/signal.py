@@ -89,6 +89,14 @@ class ExplicitSignal(ABC):
     def reset(self, info: Mapping[str, Any]) -> None:  # noqa: B027 - stateless: nothing
         """Start an episode; ``info`` is what the env's ``reset`` reported."""
 
+    def progress(self, step: int) -> None:  # noqa: B027 - no schedule: nothing to move
+        """Tell the signal the run has taken ``step`` env steps (all envs together).
+
+        The runner calls it at the start of every rollout, on every copy of the signal;
+        a signal whose terms follow a schedule (``incentives.compose``) reads its clock
+        here.
+        """
+
     def incentive(self, events: Mapping[str, Any], ended: bool = True) -> Incentive:
         """The reward for one step, checking that the events the signal needs are there.
 

@@ -106,6 +106,10 @@ class VecRewardScheme(VecEnvWrapper):
         """Switch to another signal, e.g. at a phase boundary of a reward schedule."""
         self.signal = self._shared(signal)
 
+    def progress(self, step: int) -> None:
+        """Move the signal's schedule clock (``ExplicitSignal.progress``)."""
+        self.signal.progress(step)
+
     def reset(self) -> Any:
         """Reset the wrapped vector env."""
         return self.venv.reset()

@@ -31,6 +31,8 @@ __all__ = [
     "env_domain",
     "make_registered",
     "phases",
+    "scheduled_weights",
+    "set_progress",
     "use_signal",
 ]
 
@@ -58,6 +60,15 @@ def _scheme_params(entry: Any, where: str) -> tuple[str, dict[str, Any]]:
     name = str(params.pop("name", params.pop("reward", "")))
     params.update(params.pop("params", None) or {})
     params.pop("steps", None)
+    if name == "grid_family":  # a member of the QA grid family stands for its own scheme
+        from incentives.domains.qa.grids import family_member
+
+        try:
+            return family_member(
+                params.pop("family_seed", None), params.pop("index", None), params.pop("size", 12)
+            )
+        except ValueError as error:
+            raise ConfigError(f"{where}: {error}") from None
     return name, params
 
 
@@ -171,6 +182,26 @@ def use_signal(venv: VecEnv, signal: ExplicitSignal) -> None:
         venv.use_signal(signal)
     else:
         venv.env_method("use_signal", signal)
+
+
+def set_progress(venv: VecEnv, step: int) -> None:
+    """Move the schedule clock of every copy of the signal in a vector env made by
+    ``build_env`` to ``step`` env steps of the run (``ExplicitSignal.progress``)."""
+    if isinstance(venv, VecRewardScheme):
+        venv.progress(step)
+    else:
+        venv.env_method("progress", step)
+
+
+def scheduled_weights(venv: VecEnv) -> dict[str, float]:
+    """The weights in force in the first env's copy of a composite signal ({} for another
+    signal): what the copies themselves hold, read back through the vector env."""
+    if isinstance(venv, VecRewardScheme):
+        signal = venv.signal
+    else:
+        signal = venv.get_attr("signal", indices=[0])[0]
+    weights = getattr(type(signal), "weights", None)
+    return dict(weights(signal)) if callable(weights) else {}
 
 
 def env_domain(env_config: Mapping[str, Any]) -> Domain:

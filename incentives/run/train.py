@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
 
 from incentives.behaviour import Behaviour
 from incentives.domain import Domain, RunExtension
@@ -35,6 +36,8 @@ from incentives.run.build import (
     build_env,
     env_domain,
     phases,
+    scheduled_weights,
+    set_progress,
     use_signal,
 )
 from incentives.run.resume import (
@@ -82,6 +85,31 @@ class Progress:
     phase: int
     phase_start: int
     signal: ExplicitSignal
+    #: the env steps the reward's schedules were last set for (``ScheduleClock``)
+    env_steps: int = 0
+
+
+class ScheduleClock(BaseCallback):
+    """Sets the reward's schedule clock to the run's env steps (all envs together, the
+    count ``budget`` and the phases use) at the start of every rollout, in every copy of
+    the signal (``ExplicitSignal.progress``); logs a composite's weights as its copies
+    hold them (``explicit/weight/<part>``, with the rollout they were in force for)."""
+
+    def __init__(self, venv: Any, progress: Progress) -> None:
+        super().__init__()
+        self.venv, self.progress = venv, progress
+
+    def _on_rollout_start(self) -> None:
+        step = int(self.num_timesteps)
+        self.progress.env_steps = step
+        self.progress.signal.progress(step)  # the phase's own copy: evaluations build on it
+        set_progress(self.venv, step)
+        if callable(getattr(type(self.progress.signal), "weights", None)):
+            for label, weight in scheduled_weights(self.venv).items():
+                self.logger.record(f"explicit/weight/{label}", weight)
+
+    def _on_step(self) -> bool:
+        return True
 
 
 @dataclass
@@ -295,10 +323,14 @@ def _evaluation(plan: Plan, progress: Progress, checkpoint: Checkpoint | None) -
     from agents.callbacks import PeriodicEvaluation
 
     env_cfg, eval_cfg = plan.config["env"], plan.config["eval"]
+
+    def make_env() -> Any:  # rewarded with the weights in force in training
+        venv = build_env(env_cfg, progress.signal, int(eval_cfg["n_envs"]), int(eval_cfg["seed"]))
+        set_progress(venv, progress.env_steps)
+        return venv
+
     evaluation = PeriodicEvaluation(
-        make_env=lambda: build_env(
-            env_cfg, progress.signal, int(eval_cfg["n_envs"]), int(eval_cfg["seed"])
-        ),
+        make_env=make_env,
         make_behaviour=lambda: build_behaviour(env_cfg, progress.signal),
         every=int(eval_cfg["every"]),
         episodes=int(eval_cfg["episodes"]),
@@ -320,8 +352,9 @@ def _callbacks(trainer: Trainer) -> list[Any]:
         lambda model: save_checkpoint(trainer),
         int(trainer.model.num_timesteps),
     )
-    callbacks = [  # the checkpointer first: see ``Checkpointer``
+    callbacks = [  # the checkpointer first: see ``Checkpointer``; then the clock
         checkpointer,
+        ScheduleClock(trainer.venv, trainer.progress),
         *trainer.plan.extension.callbacks(),
         trainer.logger,
         trainer.evaluation,
@@ -399,6 +432,9 @@ def evaluate_final(trainer: Trainer) -> dict[str, float]:
     for pending in (logger.name_to_value, logger.name_to_count):
         pending.clear()
     logger.name_to_excluded.clear()
+    steps = int(trainer.model.num_timesteps)  # the weights the last update ends at
+    trainer.progress.env_steps = steps
+    trainer.progress.signal.progress(steps)
     results: dict[str, float] = trainer.evaluation.run()
     return results
 
