@@ -6,7 +6,11 @@ seeds (mean, interquartile mean, 95% bootstrap interval) and shows them next to 
 scheme's theory predicts. Writes ``comparison.md``, ``comparison.csv`` and PNG plots into
 the folder. When the runs span several network sizes (a scale sweep), it also draws the
 emergence curves, each behaviour metric against parameters and against compute, and
-writes their points to ``emergence.csv``.
+writes their points to ``emergence.csv``. When the runs logged periodic evaluations, it
+draws each scheme's compute frontier (:mod:`incentives.analysis.frontier`: the best score
+its runs reached at each compute, sizes and budgets pooled), where the schemes cross, and
+the compute at which each reaches a target score: ``frontier*.csv``, a section of
+``comparison.md`` and ``frontier_<metric>_vs_<axis>.png``.
 
 It ends with the gaming flags (:mod:`incentives.analysis.flags`): per group, whether the
 explicit return rose while the intended metric did not (goodhart), one term earned the
@@ -22,6 +26,7 @@ import io
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +35,28 @@ from rich.table import Table
 
 from incentives.analysis import emergence
 from incentives.analysis import flags as gaming
+from incentives.analysis import frontier as frontier_analysis
 from incentives.analysis.aggregate import Estimate, estimate
-from incentives.analysis.runs import find_runs, group_runs, runs_behaviour
+from incentives.analysis.runs import domain_name, find_runs, group_runs, runs_behaviour
 from incentives.behaviour import Behaviour
 
-__all__ = ["Comparison", "compare", "main"]
+__all__ = ["Comparison", "FrontierOptions", "compare", "main"]
 
 #: The two views every run has, before its domain's behaviour metrics, and their headers.
 VIEWS = {"explicit_return": "explicit", "task_score": "task"}
 #: Learning curves drawn for every env (progress.csv columns).
 CURVES = ("explicit/return", "task/score")
+
+
+@dataclass(frozen=True)
+class FrontierOptions:
+    """What the frontier section draws: its metrics (none: the domain's default, see
+    :func:`frontier.default_metric`), the target scores of intrinsic performance (none:
+    ``frontier.TARGET_LEVELS`` of the way from worst to best) and the x-axis."""
+
+    metrics: tuple[frontier_analysis.FrontierMetric, ...] = ()
+    targets: tuple[float, ...] = ()
+    axis: frontier_analysis.Axis = "compute"
 
 
 class Comparison:
@@ -50,8 +67,11 @@ class Comparison:
         root: Path,
         intended: gaming.Intended | None = None,
         intended_scheme: str | None = None,
+        frontier: FrontierOptions | None = None,
     ) -> None:
         self.root = root
+        self.frontier_options = frontier or FrontierOptions()
+        self._frontiers: dict[str, frontier_analysis.Frontier] | None = None
         #: What the flags take as intended: a metric, and the scheme that pays for it
         #: (None: the domain's, see ``incentives.analysis.flags``).
         self.intended, self.intended_scheme = intended, intended_scheme
@@ -214,6 +234,10 @@ class Comparison:
             cells.append(", ".join(f"{t:.3f}" for t in thresholds) or "–")
             lines.append("| " + " | ".join(cells) + " |")
         lines += self._emergence_markdown()
+        for frontier in self.frontiers().values():
+            figure = self._frontier_png(frontier)
+            shown = figure if any(p.name == figure for p in plots) else None
+            lines += frontier_analysis.markdown(frontier, self.targets(frontier), shown)
         lines += self.flags_markdown()
         if self.running:
             lines += ["", "Left out, running (being written by a process):", ""]
@@ -221,7 +245,8 @@ class Comparison:
         if self.unfinished:
             lines += ["", "Left out (no summary.json: crashed or stopped):", ""]
             lines += [f"- `{r.path}`" for r in self.unfinished]
-        lines += ["", *(f"![{p.stem}]({p.name})" for p in plots), ""]
+        rest = [p for p in plots if not p.name.startswith("frontier_")]  # shown in their section
+        lines += ["", *(f"![{p.stem}]({p.name})" for p in rest), ""]
         path.write_text("\n".join(lines))
 
     def write_plots(self) -> list[Path]:
@@ -260,6 +285,78 @@ class Comparison:
             }
             figure = plots.emergence_figure(points, metric, axis, self._reference(metric))
             save(figure, f"emergence_{metric.replace('/', '_')}_vs_{axis}.png")
+        for frontier in self.frontiers().values():
+            figure = frontier_analysis.frontier_figure(frontier, self.targets(frontier))
+            save(figure, self._frontier_png(frontier))
+        return written
+
+    def frontiers(self) -> dict[str, frontier_analysis.Frontier]:
+        """The compute (or wall-time) frontiers of the asked metrics, by metric name;
+        without ``--frontier``, the domain's default metric where two lines (schemes) or
+        more have evaluations of it. A metric asked for that no run evaluated is a
+        ValueError."""
+        if self._frontiers is None:
+            options = self.frontier_options
+            domains = {domain_name(r.summary) for r in self.runs if r.summary is not None}
+            domain = domains.pop() if len(domains) == 1 else None
+            found: dict[str, frontier_analysis.Frontier] = {}
+            for metric in options.metrics or (frontier_analysis.default_metric(domain),):
+                lines = frontier_analysis.lines_from_runs(self.runs, metric, options.axis)
+                # unasked, a frontier is drawn where schemes can cross: two lines or more
+                if len(lines) >= (1 if options.metrics else 2):
+                    found[metric.name] = frontier_analysis.Frontier(metric, options.axis, lines)
+                elif options.metrics:
+                    raise ValueError(self._no_curve(metric))
+            self._frontiers = found
+        return self._frontiers
+
+    def _no_curve(self, metric: frontier_analysis.FrontierMetric) -> str:
+        """The error line for a ``--frontier`` metric no finished run has points of."""
+        first = next((r for r in self.runs if r.finished), None)
+        known = sorted((first.summary or {}).get("behaviour", {})) if first else []
+        known = ["task_score", "explicit_return", *(k for k in known if "/" not in k)]
+        where = (
+            "TensorBoard events with wall times" if self.frontier_options.axis == "wall"
+            else "a parameter count in summary.json's scale"
+        )  # fmt: skip
+        return (
+            f"--frontier {metric.name!r}: no finished run under {str(self.root)!r} has "
+            f"evaluations {metric.tag('<set>')} with {where}; accepted: a metric the runs "
+            f"evaluated, e.g. {', '.join(known[:8])}"
+        )
+
+    def targets(self, frontier: frontier_analysis.Frontier) -> list[float]:
+        """The target scores of intrinsic performance: ``--target``, else the defaults."""
+        return list(self.frontier_options.targets) or frontier.default_targets()
+
+    @staticmethod
+    def _frontier_png(frontier: frontier_analysis.Frontier) -> str:
+        return f"frontier_{frontier.metric.stem}_vs_{frontier.axis}.png"
+
+    def write_frontier_csv(self) -> list[Path]:
+        """``frontier.csv`` (each scheme's frontier on the grid), ``frontier_crossovers.csv``
+        and ``frontier_targets.csv``: the paths written, none without frontiers."""
+        found = self.frontiers()
+        if not found:
+            return []
+        tables: dict[str, tuple[tuple[str, ...], list[list[Any]]]] = {
+            "frontier.csv": (frontier_analysis.CSV_COLUMNS, []),
+            "frontier_crossovers.csv": (frontier_analysis.CROSSOVER_COLUMNS, []),
+            "frontier_targets.csv": (frontier_analysis.TARGET_COLUMNS, []),
+        }
+        for frontier in found.values():
+            tables["frontier.csv"][1].extend(frontier_analysis.csv_rows(frontier))
+            tables["frontier_crossovers.csv"][1].extend(frontier_analysis.crossover_rows(frontier))
+            rows = frontier_analysis.target_rows(frontier, self.targets(frontier))
+            tables["frontier_targets.csv"][1].extend(rows)
+        written = []
+        for name, (header, rows) in tables.items():
+            path = self.root / name
+            with path.open("w", newline="") as handle:
+                out = csv.writer(handle)
+                out.writerow(header)
+                out.writerows(rows)
+            written.append(path)
         return written
 
     def flags(self) -> list[gaming.Flag]:
@@ -373,13 +470,14 @@ def compare(
     console: Console | None = None,
     intended: gaming.Intended | None = None,
     intended_scheme: str | None = None,
+    frontier: FrontierOptions | None = None,
 ) -> Comparison:
-    """Compare the runs under ``root``: print the table and the gaming flags, write the
-    report files."""
+    """Compare the runs under ``root``: print the table, the crossovers of the frontiers
+    and the gaming flags, write the report files."""
     console = console or terminal_console()
     if not root.is_dir():
         raise ValueError(f"RUNS_DIR {str(root)!r} is not a folder; accepted: a folder of runs")
-    comparison = Comparison(root, intended, intended_scheme)
+    comparison = Comparison(root, intended, intended_scheme, frontier)
     for run in comparison.running:
         console.print(f"left out, running ({run.holder}): {run.path}", soft_wrap=True)
     for run in comparison.unfinished:
@@ -390,8 +488,19 @@ def compare(
             f"RUNS_DIR {str(root)!r} holds no finished run{running}; accepted: a folder with "
             "run folders that have a summary.json (written by incentives-train)"
         )
+    found = comparison.frontiers()  # a --frontier metric no run evaluated stops here
     for table in comparison.tables(console.width):
         console.print(table)
+    for name, line in found.items():
+        for c in line.crossovers():
+            crossing = 1.0 - c.no_crossover
+            where = "" if c.low is None else f", 95% interval [{c.low:.3g}, {c.high:.3g}]"
+            console.print(
+                f"frontier {name} against {line.axis}: "
+                f"{frontier_analysis.crossover_text(c, line.axis)}; {crossing:.0%} of "
+                f"{c.resamples} resamples over seeds cross{where}",
+                markup=False,
+            )
     fired = [f for f in comparison.flags() if f.fired]
     console.print(f"gaming flags: {len(fired)} fired of {len(comparison.flags())}", soft_wrap=True)
     for flag in fired:
@@ -402,6 +511,8 @@ def compare(
     console.print(f"wrote {root / 'comparison.md'} and {root / 'comparison.csv'}", soft_wrap=True)
     if comparison.write_emergence_csv(root / "emergence.csv"):
         console.print(f"wrote {root / 'emergence.csv'}", soft_wrap=True)
+    for path in comparison.write_frontier_csv():
+        console.print(f"wrote {path}", soft_wrap=True)
     for path in plots:
         console.print(f"wrote {path}", soft_wrap=True)
     return comparison
@@ -435,10 +546,45 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="the scheme that pays for what is wanted, for beats_intended "
         "(default: chess sparse_win, QA binary)",
     )
+    parser.add_argument(
+        "--frontier",
+        metavar="METRIC[:down]",
+        action="append",
+        default=[],
+        help="an evaluation metric to draw each scheme's frontier of (best so far against "
+        "compute, sizes and budgets pooled), ':down' if lower is better; repeatable "
+        "(default: the domain's; QA hallucination_rate:down, chess task_score, text "
+        "exact_mean)",
+    )
+    parser.add_argument(
+        "--target",
+        metavar="X",
+        action="append",
+        default=[],
+        help="a score whose least compute to reach is reported per scheme; repeatable "
+        "(default: 50%% and 80%% of the way from the worst value evaluated to the best)",
+    )
+    parser.add_argument(
+        "--axis",
+        metavar="compute|wall",
+        default="compute",
+        help="the frontiers' x-axis: compute (parameters × env steps, the default) or "
+        "wall (seconds since each run's first TensorBoard event)",
+    )
     args = parser.parse_args(argv)
     try:
         intended = gaming.parse_intended(args.intended) if args.intended else None
-        compare(args.runs_dir, intended=intended, intended_scheme=args.intended_scheme)
+        options = FrontierOptions(
+            tuple(frontier_analysis.parse_metric(m) for m in args.frontier),
+            tuple(frontier_analysis.parse_target(t) for t in args.target),
+            frontier_analysis.parse_axis(args.axis),
+        )
+        compare(
+            args.runs_dir,
+            intended=intended,
+            intended_scheme=args.intended_scheme,
+            frontier=options,
+        )
     except ValueError as error:
         print(f"incentives-compare: error: {error}", file=sys.stderr)
         sys.exit(2)

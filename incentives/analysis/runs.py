@@ -17,8 +17,10 @@ from incentives.run_folder import LOCK_FILE, Holder, holder
 
 __all__ = [
     "BOOKKEEPING_KEYS",
+    "EventPoint",
     "Run",
     "domain_name",
+    "event_scalars",
     "find_runs",
     "flatten",
     "group_runs",
@@ -85,6 +87,67 @@ class Run:
                         if value is not None and key != "time/total_timesteps":
                             series[key].append((step, value))
         return {key: sorted(points) for key, points in series.items()}
+
+
+@dataclass(frozen=True)
+class EventPoint:
+    """One scalar of a TensorBoard event file: its step, value, and when it was written,
+    in seconds of the run's wall time (see :func:`event_scalars`)."""
+
+    step: float
+    value: float
+    wall_s: float
+
+
+def event_scalars(folder: Path, prefix: str = "") -> dict[str, list[EventPoint]]:
+    """The scalars (tags starting with ``prefix``) of the TensorBoard event files directly
+    in ``folder``, in step order, each with the run's wall time when it was written.
+
+    Wall time is counted from the run's first event (the logger's creation: the imports,
+    config checks and env construction before it are not counted) and includes
+    everything after it: training, evaluations, logging, checkpoints. A resumed run has
+    one event file per session; the files are read in the order their sessions started,
+    and the gap between one session's last event and the next one's first is left out:
+    the stop, the restart, and the work the crash lost (the resume removed its events).
+    Non-finite values are left out.
+    """
+    files = sorted(
+        p for p in folder.glob("events.out.tfevents.*") if p.is_file() and p.suffix != ".tmp"
+    )
+    if not files:
+        return {}
+    from tensorboard.backend.event_processing import event_accumulator
+
+    sessions = []
+    for path in files:
+        events = event_accumulator.EventAccumulator(
+            str(path),
+            size_guidance={event_accumulator.SCALARS: 0, event_accumulator.IMAGES: 1,
+                           event_accumulator.TENSORS: 1},
+        )  # fmt: skip
+        events.Reload()
+        try:
+            first = events.FirstEventTimestamp()
+        except ValueError:  # an empty file
+            continue
+        scalars = {tag: events.Scalars(tag) for tag in events.Tags().get("scalars", [])}
+        last = max((e.wall_time for found in scalars.values() for e in found), default=first)
+        sessions.append((first, last, scalars))
+    sessions.sort(key=lambda session: session[0])
+    series: dict[str, list[EventPoint]] = defaultdict(list)
+    origin, lost, previous_last = sessions[0][0] if sessions else 0.0, 0.0, None
+    for first, last, scalars in sessions:
+        if previous_last is not None:
+            lost += max(0.0, first - previous_last)
+        previous_last = max(last, previous_last or last)
+        for tag, found in scalars.items():
+            if tag.startswith(prefix):
+                series[tag] += [
+                    EventPoint(float(e.step), float(e.value), e.wall_time - origin - lost)
+                    for e in found
+                    if math.isfinite(e.value)
+                ]
+    return {tag: sorted(points, key=lambda p: (p.step, p.wall_s)) for tag, points in series.items()}
 
 
 def domain_name(summary: Mapping[str, Any]) -> str | None:
