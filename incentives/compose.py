@@ -151,7 +151,7 @@ class CompositeSignal(ExplicitSignal):
         >>> s.terms({"mode": "answer", "correct": True})
         {'hedging_grid.correct': 1.0, 'binary.correct': 2.0}
         >>> s.progress(75)
-        >>> s.weights()
+        >>> s.part_weights()
         {'hedging_grid': 1.0, 'binary': 0.5}
     """
 
@@ -230,9 +230,13 @@ class CompositeSignal(ExplicitSignal):
         for part in self._parts:
             part.signal.progress(step)
 
-    def weights(self) -> dict[str, float]:
+    def part_weights(self) -> dict[str, float]:
         """Each part's weight now, by label."""
         return {part.label: part.weight_at(self._step) for part in self._parts}
+
+    def scheduled(self) -> bool:
+        """Whether some part's weight follows a schedule (then it needs a clock)."""
+        return any(isinstance(part.weight, Schedule) for part in self._parts)
 
     def reset(self, info: Mapping[str, Any]) -> None:
         """Start an episode in every part."""

@@ -16,6 +16,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from incentives.behaviour import Behaviour
+from incentives.compose import CompositeSignal
 from incentives.domain import Domain
 from incentives.registry import load_domain, make_signal, scheme_type
 from incentives.run.schema import ConfigError, check_env_kwargs
@@ -96,6 +97,14 @@ def phases(config: Mapping[str, Any]) -> list[Phase]:
         )
     name, params = _scheme_params(config["reward"], "reward")
     schedule.append(Phase(make_signal(name, **params), _steps("budget", config["budget"])))
+    agent = config.get("agent")
+    if isinstance(agent, Mapping) and agent.get("algo") == "lm":
+        for phase in schedule:  # the language-model runner moves no schedule clock
+            if isinstance(phase.signal, CompositeSignal) and phase.signal.scheduled():
+                raise ConfigError(
+                    f"{phase.signal.name}: a weight on a schedule with agent.algo=lm; "
+                    "accepted: constant weights (the lm runner does not move the clock)"
+                )
     return schedule
 
 
@@ -200,8 +209,7 @@ def scheduled_weights(venv: VecEnv) -> dict[str, float]:
         signal = venv.signal
     else:
         signal = venv.get_attr("signal", indices=[0])[0]
-    weights = getattr(type(signal), "weights", None)
-    return dict(weights(signal)) if callable(weights) else {}
+    return signal.part_weights() if isinstance(signal, CompositeSignal) else {}
 
 
 def env_domain(env_config: Mapping[str, Any]) -> Domain:

@@ -28,6 +28,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from incentives.behaviour import Behaviour
+from incentives.compose import CompositeSignal
 from incentives.domain import Domain, RunExtension
 from incentives.run.build import (
     ConfigError,
@@ -104,7 +105,7 @@ class ScheduleClock(BaseCallback):
         self.progress.env_steps = step
         self.progress.signal.progress(step)  # the phase's own copy: evaluations build on it
         set_progress(self.venv, step)
-        if callable(getattr(type(self.progress.signal), "weights", None)):
+        if isinstance(self.progress.signal, CompositeSignal):
             for label, weight in scheduled_weights(self.venv).items():
                 self.logger.record(f"explicit/weight/{label}", weight)
 

@@ -100,7 +100,7 @@ def test_wrapper_reports_weighted_terms_and_forwards_the_clock() -> None:
     )
     assert isinstance(env, Compose)
     env.progress(90)
-    assert env.signal.weights() == pytest.approx({"hedging_grid": 1.0, "binary": 0.1})
+    assert env.signal.part_weights() == pytest.approx({"hedging_grid": 1.0, "binary": 0.1})
     env.reset(seed=0)
     _, reward, _, _, info = env.step(8)  # "I don't know"
     assert reward == 0.0
@@ -111,10 +111,10 @@ def test_copies_keep_the_clock_and_compare_by_parameters() -> None:
     signal = grid_plus_binary()
     signal.progress(50)
     for other in (pickle.loads(pickle.dumps(signal)), copy.deepcopy(signal)):
-        assert other.weights() == {"hedging_grid": 2.0, "binary": 0.5}
+        assert other.part_weights() == {"hedging_grid": 2.0, "binary": 0.5}
         assert other == signal
     rebuilt = incentives.make_signal("compose", **signal.params())
-    assert rebuilt == signal and rebuilt.weights()["binary"] == 1.0  # a new copy starts at 0
+    assert rebuilt == signal and rebuilt.part_weights()["binary"] == 1.0  # a new copy starts at 0
 
 
 def test_decision_theory_is_the_part_left_standing() -> None:

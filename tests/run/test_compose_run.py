@@ -33,6 +33,7 @@ RUN = [
     "agent.device=cpu",
     "agent.torch_threads=1",
 ]
+ANNEALED = {"start": 1.0, "end": 0.0, "steps": 100}
 
 
 def test_weights_follow_the_run_steps_in_every_env_copy(tmp_path: Path) -> None:
@@ -94,3 +95,13 @@ def test_bad_parts_through_the_real_console_script(tmp_path: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith("incentives-train: error: "), done.stderr
     assert "compose: parts[1].weight.steps=-5; accepted: a positive whole number" in lines[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_a_scheduled_weight_is_refused_where_no_clock_moves() -> None:
+    from incentives.run.build import ConfigError, phases
+
+    reward = {"name": "compose", "parts": [{"scheme": "binary", "weight": ANNEALED}]}
+    schedule = phases({"reward": reward, "budget": 10, "agent": {"algo": "ppo"}})
+    assert schedule[0].signal.scheduled()
+    with pytest.raises(ConfigError, match=r"agent\.algo=lm; accepted: constant weights"):
+        phases({"reward": reward, "budget": 10, "agent": {"algo": "lm"}})
