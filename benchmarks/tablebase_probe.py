@@ -1,9 +1,10 @@
 """Microseconds per tablebase probe and per optimal-move lookup, against one chess env step.
 
-A teaching reward or yardstick that asks the KQK/KRK tablebase about every position an
+A teaching reward or yardstick that asks the KQK/KRK/KPK tablebase about every position an
 agent reaches must cost far less than the step that reached it. All three are timed in the
-same process on the same positions: those ``incentives/Chess-v0`` (``start=kqk`` or ``krk``,
-random opponent) visits when its learner plays uniformly random legal actions.
+same process on the same positions: those ``incentives/Chess-v0`` (``start=kqk``, ``krk`` or
+``kpk``, random opponent) visits when its learner plays uniformly random legal actions, of
+the table's material.
 
 - env step: ``env.step(action)`` for a pre-chosen legal action (the learner's ply, the
   opponent's reply, events, observation), resets excluded.
@@ -30,7 +31,7 @@ import gymnasium
 import numpy as np
 
 import envs  # noqa: F401  (registers incentives/Chess-v0)
-from envs.chess import tablebase
+from envs.chess import material_of, tablebase
 
 __all__ = ["env_step_seconds", "per_call_seconds"]
 
@@ -68,7 +69,7 @@ def per_call_seconds(call: Callable[[chess.Board], object], boards: list[chess.B
 def main() -> None:
     """Print the three costs and the ratios of the env step to the two lookups."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--start", choices=("kqk", "krk"), default="kqk")
+    parser.add_argument("--start", choices=("kqk", "krk", "kpk"), default="kqk")
     parser.add_argument("--seconds", type=float, default=2.0, help="env stepping per round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--seed", type=int, default=0)
@@ -89,6 +90,8 @@ def main() -> None:
     for round_ in range(args.rounds):
         step, boards = env_step_seconds(args.start, args.seconds, args.seed + round_)
         rows["env step"].append(step)
+        # Only the table's own material (a kpk game may promote, a piece may be taken).
+        boards = [board for board in boards if material_of(board) == table.material]
         rows["probe"].append(per_call_seconds(table.probe, boards))
         rows["best_moves"].append(per_call_seconds(table.best_moves, boards))
     best = {name: min(values) for name, values in rows.items()}

@@ -23,10 +23,10 @@ from envs.chess.tablebase import HALF, Tablebase, material_of, tablebase
 tb_module = importlib.import_module("envs.chess.tablebase")
 
 STOCKFISH = "/usr/games/stockfish"
-PIECES = {"KQK": chess.QUEEN, "KRK": chess.ROOK}
+PIECES = {"KQK": chess.QUEEN, "KRK": chess.ROOK, "KPK": chess.PAWN}
 #: Published: the longest forced mates with the strong side to move, in moves; a mate in
 #: m moves by the side to move is 2m - 1 plies.
-LONGEST_MATE_MOVES = {"KQK": 10, "KRK": 16}
+LONGEST_MATE_MOVES = {"KQK": 10, "KRK": 16, "KPK": 28}
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +56,18 @@ def random_boards(material: str, n: int, seed: int) -> list[chess.Board]:
     return boards
 
 
-def mover_value(board: chess.Board, tb: Tablebase, move: chess.Move) -> tuple[int, int | None]:
-    """The value of ``move`` for the mover, from python-chess's push and a probe."""
+def mover_value(
+    board: chess.Board, tables: dict[str, Tablebase], move: chess.Move
+) -> tuple[int, int | None]:
+    """The value of ``move`` for the mover, from python-chess's push and a probe of the table
+    of the new material (KQK or KRK after a promotion; bare kings or a minor piece: a draw)."""
     board.push(move)
     try:
-        if material_of(board) == "KK":
+        material = material_of(board)
+        if material in ("KK", "KBK", "KNK"):
             return 0, None
-        wdl, dtm = tb.probe(board)
+        assert material is not None
+        wdl, dtm = tables[material].probe(board)
     finally:
         board.pop()
     return -wdl, None if dtm is None else dtm + 1
@@ -85,7 +90,7 @@ def test_agrees_with_python_chess_and_the_bellman_equation(
     tables: dict[str, Tablebase], material: str
 ) -> None:
     tb = tables[material]
-    for board in random_boards(material, 1200, seed=len(material) + PIECES[material]):
+    for board in random_boards(material, 800, seed=len(material) + PIECES[material]):
         value = tb.probe(board)
         legal = list(board.legal_moves)
         values = tb.move_values(board)
@@ -97,26 +102,29 @@ def test_agrees_with_python_chess_and_the_bellman_equation(
             assert value == (0, None), board.fen()
             continue
         assert value != (-1, 0), board.fen()
-        successors = {move: mover_value(board, tb, move) for move in legal}
+        successors = {move: mover_value(board, tables, move) for move in legal}
         assert values == successors, board.fen()
         best = max(rank(v) for v in successors.values())
         expected = next(v for v in successors.values() if rank(v) == best)
         assert value == expected, board.fen()
         optimal = {move for move, v in successors.items() if rank(v) == best}
         assert set(tb.best_moves(board)) == optimal, board.fen()
+        assert tb.probe(board.mirror()) == value  # python-chess's own colour mirror
+        if material == "KPK":
+            continue
         # The strong side always wins; the weak side draws exactly when it can take the
         # undefended piece (stalemates were handled above), else it loses.
         strong_to_move = bool(board.pieces(PIECES[material], board.turn))
         can_capture = any(board.is_capture(move) for move in legal)
         assert value[0] == (1 if strong_to_move else 0 if can_capture else -1), board.fen()
-        assert tb.probe(board.mirror()) == value  # python-chess's own colour mirror
 
 
 @pytest.mark.parametrize("material", list(PIECES))
 def test_longest_mates_are_the_published_ones(tables: dict[str, Tablebase], material: str) -> None:
     strong_to_move = tables[material].dtm[:HALF]
     assert strong_to_move.max() == 2 * LONGEST_MATE_MOVES[material] - 1
-    assert not (strong_to_move == -1).any()  # every legal position is a win for the strong side
+    if material != "KPK":  # every legal position is a win for the strong side
+        assert not (strong_to_move == -1).any()
 
 
 def stockfish_score(engine: chess.engine.SimpleEngine, board: chess.Board) -> chess.engine.Score:
@@ -132,7 +140,8 @@ def test_stockfish_agrees(tables: dict[str, Tablebase]) -> None:
     mates = short = 0
     try:
         engine.configure({"Threads": 1, "Hash": 16})
-        for material, tb in tables.items():
+        for material in ("KQK", "KRK"):  # Stockfish's KPK draws score a few cp, not 0
+            tb = tables[material]
             boards = [b for b in random_boards(material, 40, seed=7) if not b.is_game_over()]
             for board in boards[:10]:
                 wdl, dtm = tb.probe(board)
@@ -177,8 +186,8 @@ def test_bare_kings_are_a_draw_and_other_material_is_refused(
     assert tb.move_values(kk) == dict.fromkeys(kk.legal_moves, (0, None))
     with pytest.raises(ValueError, match=r"'KRK'.*'KQK'"):
         tb.probe(chess.Board("8/8/8/3k4/8/8/1R6/4K3 w - - 0 1"))
-    with pytest.raises(ValueError, match=r"'KPK'.*accepted: KQK, KRK"):
-        tablebase("KPK")
+    with pytest.raises(ValueError, match=r"'KBK'.*accepted: KQK, KRK, KPK"):
+        tablebase("KBK")
     with pytest.raises(ValueError, match="not a legal position"):
         tb.probe(chess.Board("3k4/8/8/8/8/8/3Q4/4K3 w - - 0 1"))  # Black in check, White to move
 
@@ -204,8 +213,15 @@ def test_cache_is_reused_and_a_stale_or_corrupt_file_rebuilt(
     path = cache / "KRK.npz"
     monkeypatch.setattr(tb_module, "_TABLES", {})
 
-    def no_build(material: str) -> np.ndarray:
+    def no_build(material: str, promotions: object = None) -> np.ndarray:
         raise AssertionError(f"{material} was rebuilt although the cache holds it")
+
+    built: list[str] = []
+
+    def known_build(material: str, promotions: object = None) -> np.ndarray:
+        # Records the rebuild and skips recomputing the table the fixture already built.
+        built.append(material)
+        return tables[material].dtm.copy()
 
     with monkeypatch.context() as patch:
         patch.setattr(tb_module, "build_dtm", no_build)
@@ -219,7 +235,9 @@ def test_cache_is_reused_and_a_stale_or_corrupt_file_rebuilt(
     corrupt = tmp_path / "KRK.npz"
     corrupt.write_bytes(path.read_bytes()[:1000])
     assert tb_module._load(corrupt) is None
+    monkeypatch.setattr(tb_module, "build_dtm", known_build)
     rebuilt = tablebase("KRK", tmp_path)
+    assert built == ["KRK"]
     assert np.array_equal(rebuilt.dtm, tables["KRK"].dtm)
     assert np.array_equal(tb_module._load(corrupt), tables["KRK"].dtm)
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
