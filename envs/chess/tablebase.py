@@ -8,8 +8,9 @@ either side to move, in the strong side's frame (strong side = White; a board wh
 side is Black is read with its ranks mirrored). KPK's promotions lead into the KQK and KRK
 tables (a bishop or knight: a draw), so KPK is built and loaded after them. Each entry is
 the distance to mate in plies with best play by both sides (odd: the side to move mates;
-even: it is mated; 0: it is checkmated), -1 for a draw, -2 for an illegal placement. The strong side never loses, so
-the parity of the distance is the result. The 50-move rule and repetitions are ignored.
+even: it is mated; 0: it is checkmated), -1 for a draw, -2 for an illegal placement. The
+strong side never loses, so the parity of the distance is the result. The 50-move rule and
+repetitions are ignored.
 
 Example (builds the tables into the cache on first use, a few seconds)::
 
