@@ -533,8 +533,9 @@ def lines_from_runs(runs: Iterable[Run], metric: FrontierMetric, axis: Axis) -> 
     """A line per scheme (and per other varying key), pooling sizes and budgets: each
     seed's evaluations of ``metric`` over all its runs. Runs without the curve are left
     out."""
-    points = {id(run): run_points(run, metric, axis) for run in runs if run.finished}
-    usable = [run for run in runs if points.get(id(run))]
+    finished = [run for run in runs if run.finished]
+    points = {id(run): run_points(run, metric, axis) for run in finished}
+    usable = [run for run in finished if points[id(run)]]
     lines = {}
     for label, members in group_runs(usable, ignore=AXES["compute"]).items():
         by_seed: dict[int, list[tuple[float, float]]] = defaultdict(list)
@@ -740,6 +741,10 @@ def frontier_figure(frontier: Frontier, targets: Sequence[float] = ()) -> Any:
         )  # fmt: skip
     for target in targets:
         ax.axhline(target, color="grey", linestyle="--", linewidth=0.7)
+        ax.annotate(
+            f"target {target:.3g}", (0.0, target), xycoords=("axes fraction", "data"),
+            va="bottom", fontsize=7, color="grey",
+        )  # fmt: skip
     ax.set_xscale("log")
     ax.set(
         xlabel=FRONTIER_AXES[frontier.axis],

@@ -5,8 +5,6 @@ its TensorBoard files."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -246,25 +244,35 @@ def test_real_sweep_frontier_points_are_the_evaluations(sweep: Path, axis: str) 
             assert seed_row.tolist() == pytest.approx(best, rel=1e-6)
 
 
-def test_real_sweep_compare_cli_writes_frontier_files(sweep: Path) -> None:
-    script = Path(sys.executable).with_name("incentives-compare")
-    shown = subprocess.run(
-        [str(script), str(sweep), "--frontier", "task_score", "--frontier",
-         "hallucination_rate:down", "--target", "0.5"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert shown.returncode == 0, shown.stderr
-    assert "frontier task_score against compute: " in shown.stdout
+def test_real_sweep_compare_cli_writes_frontier_files(
+    sweep: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The options through ``main()`` in this process (the console script on a real sweep,
+    whose default frontier is drawn, is run by test_compare.py's real-sweep test)."""
+    main([str(sweep), "--frontier", "task_score", "--frontier", "hallucination_rate:down",
+          "--target", "0.5"])  # fmt: skip
+    shown = capsys.readouterr()
+    assert "frontier task_score against compute: " in shown.out
     for name in ("frontier.csv", "frontier_crossovers.csv", "frontier_targets.csv",
                  "frontier_task_score_vs_compute.png",
                  "frontier_hallucination_rate_vs_compute.png"):  # fmt: skip
         assert (sweep / name).is_file(), name
-        assert str(sweep / name) in shown.stdout.replace("\n", ""), name
+        assert str(sweep / name) in shown.out.replace("\n", ""), name
     png = (sweep / "frontier_task_score_vs_compute.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
     rows = (sweep / "frontier.csv").read_text().splitlines()
     assert rows[0] == "metric,axis,scheme,x,n,mean,low,high"
     assert {r.split(",")[0] for r in rows[1:]} == {"task_score", "hallucination_rate"}
+    for scheme in ("binary", "hedging_grid"):
+        # at its largest compute, a scheme's frontier is the mean over seeds of each seed's
+        # best evaluation, as TensorBoard has them
+        mine = [r.split(",") for r in rows[1:] if r.startswith(f"task_score,compute,{scheme},")]
+        last = max(mine, key=lambda r: float(r[3]))
+        best = [
+            max(v for _, v, _ in tensorboard_points(run_dir, "eval/heldout/task_score"))
+            for run_dir in sorted((sweep / "qa" / scheme).glob("*/seed*"))
+        ]
+        assert (int(last[4]), float(last[5])) == (3, pytest.approx(np.mean(best), rel=1e-6))
     targets = (sweep / "frontier_targets.csv").read_text().splitlines()
     assert len(targets) == 1 + 2 * 2  # two metrics x two schemes, one target
     md = (sweep / "comparison.md").read_text()
