@@ -148,7 +148,9 @@ def test_stockfish_agrees(tables: dict[str, Tablebase]) -> None:
                 score = stockfish_score(engine, board)
                 mate = score.mate()
                 if wdl == 0:
-                    assert score.score() == 0, board.fen()
+                    # A draw scores about 0 (a shallow search may leave a centipawn or two).
+                    cp = score.score()
+                    assert cp is not None and abs(cp) <= 10, board.fen()
                     continue
                 if mate is None:  # no mate found within the limit: the sign must still agree
                     cp = score.score()
