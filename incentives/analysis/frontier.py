@@ -251,7 +251,7 @@ def mean_interval(
 
     Example:
         >>> mean, low, high = mean_interval(np.array([[1.0, 2.0], [1.0, 4.0], [1.0, 6.0]]))
-        >>> mean.tolist(), low[0], high[0], bool(2.0 <= low[1] < 4.0 < high[1] <= 6.0)
+        >>> mean.tolist(), float(low[0]), float(high[0]), bool(2.0 <= low[1] < 4.0 < high[1] <= 6.0)
         ([1.0, 4.0], 1.0, 1.0, True)
     """
     values = np.asarray(values, dtype=np.float64)

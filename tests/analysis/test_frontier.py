@@ -192,6 +192,40 @@ def test_cli_bad_values_are_one_line_and_exit_2(
     assert parse_metric("x:down") == FrontierMetric("x", higher_is_better=False)
 
 
+def write_events(path: Path, first: float, scalars: list[tuple[int, float, float]]) -> None:
+    """A TensorBoard event file: its first event (the file version) at wall time
+    ``first``, then (step, value, wall time) scalars of ``eval/heldout/score``."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    with path.open("wb") as handle:
+        writer = RecordWriter(handle)
+        events = [event_pb2.Event(wall_time=first, file_version="brain.Event:2")]
+        for step, value, wall in scalars:
+            summary = summary_pb2.Summary(
+                value=[summary_pb2.Summary.Value(tag="eval/heldout/score", simple_value=value)]
+            )
+            events.append(event_pb2.Event(wall_time=wall, step=step, summary=summary))
+        for event in events:
+            writer.write(event.SerializeToString())
+        writer.flush()
+
+
+def test_wall_time_leaves_out_the_gap_between_sessions(tmp_path: Path) -> None:
+    """A run stopped after 10 s and resumed 90 s later: the second session's file (named
+    first, so the files' order comes from their first events) counts from where the first
+    session's last event was."""
+    from incentives.analysis.runs import event_scalars
+
+    write_events(tmp_path / "events.out.tfevents.2.b", 1100.0, [(200, 0.7, 1105.0)])
+    write_events(tmp_path / "events.out.tfevents.9.a", 1000.0, [(0, 0.1, 1002.0),
+                                                               (100, 0.5, 1010.0)])  # fmt: skip
+    points = event_scalars(tmp_path)["eval/heldout/score"]
+    # by hand: 1002 - 1000, 1010 - 1000, then 1105 - 1000 - (1100 - 1010)
+    assert [(p.step, p.wall_s) for p in points] == [(0.0, 2.0), (100.0, 10.0), (200.0, 15.0)]
+    assert [p.value for p in points] == pytest.approx([0.1, 0.5, 0.7])
+
+
 # -- a real sweep --------------------------------------------------------------------------
 
 
