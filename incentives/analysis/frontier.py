@@ -57,22 +57,35 @@ from incentives.analysis.flags import INTENDED_METRIC
 from incentives.analysis.runs import Run, event_scalars, group_runs
 
 __all__ = [
+    "AXIS_WORDS",
+    "CROSSOVER_COLUMNS",
+    "CSV_COLUMNS",
     "FRONTIER_AXES",
+    "TARGET_COLUMNS",
     "TARGET_LEVELS",
+    "Band",
     "Crossover",
     "Frontier",
     "FrontierMetric",
     "Line",
     "Reach",
     "crossover_index",
+    "crossover_rows",
+    "crossover_text",
+    "csv_rows",
     "default_metric",
+    "format_x",
     "frontier_figure",
     "lines_from_runs",
+    "markdown",
     "mean_interval",
     "parse_axis",
     "parse_metric",
     "parse_target",
     "reach_index",
+    "resample_weights",
+    "run_points",
+    "target_rows",
 ]
 
 Axis = Literal["compute", "wall"]
@@ -81,6 +94,8 @@ FRONTIER_AXES: dict[str, str] = {
     "compute": "compute (parameters × env steps)",
     "wall": "wall time since the run's first event (s)",
 }
+#: The axes in a sentence.
+AXIS_WORDS: dict[str, str] = {"compute": "compute", "wall": "wall time"}
 #: Default targets of intrinsic performance: these shares of the way from the worst to the
 #: best value evaluated in the comparison.
 TARGET_LEVELS = (0.5, 0.8)
@@ -571,7 +586,7 @@ def _interval(low: float | None, high: float | None, axis: str) -> str:
 def crossover_text(c: Crossover, axis: str) -> str:
     """A crossover in words (a table cell, a console line)."""
     if c.ahead_end is None:
-        return f"tied at the largest {axis} {format_x(c.end, axis)}: no crossover"
+        return f"tied at the largest {AXIS_WORDS[axis]} {format_x(c.end, axis)}: no crossover"
     other = c.a if c.ahead_end == c.b else c.b
     if c.at is None:
         return f"no crossover up to {format_x(c.end, axis)} ({c.ahead_end} never behind {other})"
@@ -581,6 +596,7 @@ def crossover_text(c: Crossover, axis: str) -> str:
 def markdown(frontier: Frontier, targets: Sequence[float], figure: str | None) -> list[str]:
     """The section of ``comparison.md`` for one metric's frontiers."""
     axis, metric = frontier.axis, frontier.metric
+    word = AXIS_WORDS[axis]
     bands = frontier.bands()
     lines = [
         "",
@@ -593,25 +609,33 @@ def markdown(frontier: Frontier, targets: Sequence[float], figure: str | None) -
         "`frontier.csv`; the definitions are in `incentives/analysis/frontier.py`.",
         "",
     ]
+    if axis == "wall":
+        lines[-2] += (
+            " Wall time counts from each run's first TensorBoard event (after the imports "
+            "and the model's construction): training, evaluations, logging and checkpoints; "
+            "a resumed run's time stopped is left out. Runs sharing a machine slow each other."
+        )
     shown = _columns(frontier.grid())
-    lines += ["| scheme | seeds | runs | " + " | ".join(format_x(x, axis) for x in shown) + " |"]
-    lines += ["|" + "---|" * (len(shown) + 3)]
+    header = ["scheme", "seeds", "runs", *(format_x(x, axis) for x in shown), "at its end"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label in sorted(frontier.lines):
         band, cells = bands[label], []
         for x in shown:
             k = np.flatnonzero(np.isclose(band.x, x, rtol=1e-12))
             cells.append(_cell(band, int(k[0])) if k.size else "–")
+        end = f"{_cell(band, -1)} ({format_x(float(band.x[-1]), axis)})" if band.x.size else "–"
         runs = frontier.lines[label].runs
-        lines.append(f"| {label} | {band.n} | {runs} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | {band.n} | {runs} | " + " | ".join([*cells, end]) + " |")
     crossovers = frontier.crossovers()
     if crossovers:
         lines += [
             "",
-            f"Crossovers: the least {axis} from which the scheme ahead at the largest shared "
-            f"{axis} stays ahead, after the other led; 95% interval over the bootstrap "
-            "resamples (each scheme's seeds resampled) that cross, and the share that do not.",
+            f"Crossovers: the least {word} from which the scheme ahead at the largest shared "
+            f"{word} stays ahead, after the other led; 95% interval over the bootstrap "
+            "resamples of each scheme's seeds (schemes run on the same seeds resampled "
+            "together) that cross, and the share that do not.",
             "",
-            f"| schemes | ahead at the smallest {axis} | ahead at the largest | crossover | "
+            f"| schemes | ahead at the smallest {word} | ahead at the largest | crossover | "
             "95% interval | no crossover in resamples |",
             "|---|---|---|---|---|---|",
         ]
@@ -624,11 +648,11 @@ def markdown(frontier: Frontier, targets: Sequence[float], figure: str | None) -
     if targets:
         lines += [
             "",
-            f"Intrinsic performance (Hilton et al. 2023): the least {axis} at which the "
+            f"Intrinsic performance (Hilton et al. 2023): the least {word} at which the "
             "scheme's mean frontier reaches the target; 95% interval over the bootstrap "
             "resamples that reach it, and the share that do not.",
             "",
-            f"| target | scheme | {axis} | 95% interval | not reached in resamples |",
+            f"| target | scheme | {word} | 95% interval | not reached in resamples |",
             "|---|---|---|---|---|",
         ]
         for r in frontier.reaches(targets):
