@@ -63,6 +63,7 @@ __all__ = [
     "FRONTIER_AXES",
     "TARGET_COLUMNS",
     "TARGET_LEVELS",
+    "Axis",
     "Band",
     "Crossover",
     "Frontier",

@@ -13,6 +13,7 @@ import pytest
 
 from incentives.analysis.compare import Comparison, FrontierOptions, main
 from incentives.analysis.frontier import (
+    Axis,
     Frontier,
     FrontierMetric,
     Line,
@@ -229,13 +230,11 @@ def test_wall_time_leaves_out_the_gap_between_sessions(tmp_path: Path) -> None:
 # -- a real sweep --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def qa_sweep(folder: Path) -> Path:
     """Two QA schemes x three seeds, evaluated at steps 0, 1536 and 2048 (the overrides of
     tests/analysis/test_compare.py's real sweep)."""
     from tests.conftest import ROOT, TINY, run_cli
 
-    folder = tmp_path_factory.mktemp("frontier") / "sweep"
     done = run_cli(
         "-m", *TINY, "reward=binary,hedging_grid", "seed=0,1,2", f"hydra.sweep.dir={folder}",
         cwd=ROOT,
@@ -256,8 +255,9 @@ def tensorboard_points(run_dir: Path, tag: str) -> list[tuple[int, float, float]
     return [(e.step, e.value, e.wall_time - first) for e in events.Scalars(tag)]
 
 
-@pytest.mark.parametrize("axis", ["compute", "wall"])
-def test_real_sweep_frontier_points_are_the_evaluations(sweep: Path, axis: str) -> None:
+def check_points(sweep: Path, axis: Axis) -> None:
+    """The frontier's points of each run are its evaluations as TensorBoard has them, at
+    parameters x step or at the event's wall time; each seed's frontier their best so far."""
     metric = FrontierMetric("task_score")
     comparison = Comparison(sweep, frontier=FrontierOptions((metric,), (), axis))
     frontier = comparison.frontiers()["task_score"]
@@ -278,11 +278,15 @@ def test_real_sweep_frontier_points_are_the_evaluations(sweep: Path, axis: str) 
             assert seed_row.tolist() == pytest.approx(best, rel=1e-6)
 
 
-def test_real_sweep_compare_cli_writes_frontier_files(
-    sweep: Path, capsys: pytest.CaptureFixture[str]
+def test_real_sweep_read_back_and_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The options through ``main()`` in this process (the console script on a real sweep,
-    whose default frontier is drawn, is run by test_compare.py's real-sweep test)."""
+    """One test, so that the sweep runs once whichever worker takes it. The CLI's options
+    go through ``main()`` in this process (the console script on a real sweep, whose
+    default frontier is drawn, is run by test_compare.py's real-sweep test)."""
+    sweep = qa_sweep(tmp_path / "sweep")
+    check_points(sweep, "compute")
+    check_points(sweep, "wall")
     main([str(sweep), "--frontier", "task_score", "--frontier", "hallucination_rate:down",
           "--target", "0.5"])  # fmt: skip
     shown = capsys.readouterr()
