@@ -430,15 +430,18 @@ class Frontier:
         return np.geomspace(low, high, points)
 
     def bands(self) -> dict[str, Band]:
-        """Each line's frontier on the grid: mean over seeds and its 95% interval."""
+        """Each line's frontier on the grid and at its own evaluations' x's (where it
+        steps), where every seed is known: mean over seeds and its 95% interval."""
         if self._bands is None:
             grid = self.grid()
             self._bands = {}
             for label, line in self.lines.items():
                 xs = grid[(grid >= line.start) & (grid <= line.end)]
                 if line.first_positive is not None and line.first_positive <= line.end:
-                    # where the line begins and ends on a log axis, exactly
-                    xs = np.union1d(xs, [line.first_positive, line.end])
+                    # and the x's where the line's steps are, so a step is drawn where it
+                    # happens, not at the next grid point
+                    own = line.breakpoints(line.first_positive, line.end)
+                    xs = np.union1d(xs, [*own, line.end])
                 values = line.per_seed(xs, self.metric.higher_is_better)
                 mean, low, high = mean_interval(values, self.resamples, self.seed)
                 self._bands[label] = Band(xs, mean, low, high, len(line.seeds))
