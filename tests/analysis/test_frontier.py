@@ -171,6 +171,36 @@ def test_lines_pool_sizes_and_budgets_per_seed(tmp_path: Path) -> None:
     assert (dense.start, dense.end, lines["sparse"].end) == (0.0, 2000.0, 200.0)
 
 
+def test_default_frontier_needs_two_schemes_with_curves(tmp_path: Path) -> None:
+    """Unasked, compare draws the domain's metric (QA: hallucination rate, lower is
+    better) where two schemes have its evaluations; asked, one scheme is enough."""
+    for seed in (0, 1, 2):
+        fake_run(tmp_path, "dense", "tiny", 10, seed, [(0, 0.0), (10, 0.5)])
+    assert Comparison(tmp_path).frontiers() == {}  # only "eval/heldout/score" is logged
+    asked = Comparison(tmp_path, frontier=FrontierOptions((UP,)))
+    assert list(asked.frontiers()) == ["score"]
+    for seed in (0, 1, 2):
+        folder = tmp_path / "binary" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        (folder / "progress.csv").write_text(
+            "time/total_timesteps,eval/heldout/hallucination_rate\n0,0.4\n10,0.1\n"
+        )
+        config = {"reward": {"name": "binary"}, "seed": seed}
+        (folder / "summary.json").write_text(
+            json.dumps({"env": "qa", "config": config, "scale": {"parameters": 7}})
+        )
+    lonely = Comparison(tmp_path).frontiers()  # hallucination_rate: one scheme has it
+    assert lonely == {}
+    fake_run(tmp_path / "more", "grid", "tiny", 10, 0, [(0, 0.0)])
+    (tmp_path / "more" / "grid" / "tiny" / "seed0" / "progress.csv").write_text(
+        "time/total_timesteps,eval/heldout/hallucination_rate\n0,0.4\n10,0.0\n"
+    )
+    (found,) = Comparison(tmp_path).frontiers().values()
+    assert found.metric == FrontierMetric("hallucination_rate", higher_is_better=False)
+    assert sorted(found.lines) == ["binary", "grid"]
+    assert found.lines["binary"].seeds[2] == ((0.0, 0.4), (70.0, 0.1))
+
+
 def test_cli_bad_values_are_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
