@@ -3,7 +3,7 @@
 "Teach first, then let go": a sparse incentive plus a teaching term whose weight anneals
 to zero over the run, declared in a reward config::
 
-    name: compose
+    name: mix
     parts:
       - {scheme: sparse_win, weight: 1.0}
       - {scheme: material, params: {scale: 0.1},
@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from incentives.scheme import RewardScheme
 from incentives.signal import ExplicitSignal, Incentive
 
-__all__ = ["SHAPES", "Compose", "CompositeSignal", "Schedule"]
+__all__ = ["SHAPES", "CompositeSignal", "Mix", "Schedule"]
 
 #: How a scheduled weight goes from ``start`` to ``end`` over ``steps`` env steps.
 SHAPES: tuple[str, ...] = ("linear", "cosine", "step")
@@ -157,7 +157,7 @@ class CompositeSignal(ExplicitSignal):
 
     parts: Any = field(hash=False)
 
-    name: ClassVar[str] = "compose"
+    name: ClassVar[str] = "mix"
     statement: ClassVar[str] = (
         "a weighted sum of other schemes' terms; a weight can follow a schedule over the "
         "run's env steps (teach first, then let go)"
@@ -289,13 +289,13 @@ def _union(groups: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for group in groups for name in group))
 
 
-class Compose(RewardScheme[CompositeSignal]):
-    """The composite scheme as a Gymnasium wrapper: ``Compose(env, parts=[...])``.
+class Mix(RewardScheme[CompositeSignal]):
+    """The composite scheme as a Gymnasium wrapper: ``Mix(env, parts=[...])``.
 
     Example:
         >>> import gymnasium as gym
         >>> import envs  # registers incentives/QA-v0
-        >>> env = Compose(gym.make("incentives/QA-v0"), parts=[
+        >>> env = Mix(gym.make("incentives/QA-v0"), parts=[
         ...     {"scheme": "hedging_grid"}, {"scheme": "binary", "weight": 0.5}])
         >>> _ = env.reset(seed=0)
         >>> _, reward, _, _, info = env.step(8)  # "I don't know"

@@ -18,7 +18,7 @@ import pytest
 
 import envs  # noqa: F401 - registers incentives/QA-v0
 import incentives
-from incentives.compose import Compose, CompositeSignal, Schedule
+from incentives.compose import CompositeSignal, Mix, Schedule
 
 ANNEALED = {"start": 1.0, "end": 0.0, "steps": 100, "shape": "linear"}
 
@@ -52,7 +52,7 @@ def test_terms_are_the_weighted_terms_of_the_parts(
     signal = grid_plus_binary()
     signal.progress(step)
     given = signal.incentive({"mode": mode, "correct": correct})
-    assert given.scheme == "compose"
+    assert given.scheme == "mix"
     assert given.terms == pytest.approx(expected, abs=1e-12)
     assert given.reward == pytest.approx(sum(expected.values()), abs=1e-12)
 
@@ -94,11 +94,11 @@ def test_schedule_values_by_hand(shape: str, step: int, expected: float) -> None
 
 def test_wrapper_reports_weighted_terms_and_forwards_the_clock() -> None:
     env = incentives.make(
-        "compose",
+        "mix",
         gym.make("incentives/QA-v0"),
         parts=[{"scheme": "hedging_grid"}, {"scheme": "binary", "weight": ANNEALED}],
     )
-    assert isinstance(env, Compose)
+    assert isinstance(env, Mix)
     env.progress(90)
     assert env.signal.part_weights() == pytest.approx({"hedging_grid": 1.0, "binary": 0.1})
     env.reset(seed=0)
@@ -113,7 +113,7 @@ def test_copies_keep_the_clock_and_compare_by_parameters() -> None:
     for other in (pickle.loads(pickle.dumps(signal)), copy.deepcopy(signal)):
         assert other.part_weights() == {"hedging_grid": 2.0, "binary": 0.5}
         assert other == signal
-    rebuilt = incentives.make_signal("compose", **signal.params())
+    rebuilt = incentives.make_signal("mix", **signal.params())
     assert rebuilt == signal and rebuilt.part_weights()["binary"] == 1.0  # a new copy starts at 0
 
 
@@ -158,4 +158,4 @@ def test_a_stateful_part_makes_a_stateful_composite() -> None:
 def test_bad_parts_are_refused_naming_key_and_value(parts: Any, named: str) -> None:
     with pytest.raises(ValueError, match="accepted") as error:
         CompositeSignal(parts)
-    assert named in str(error.value) and str(error.value).startswith("compose: ")
+    assert named in str(error.value) and str(error.value).startswith("mix: ")

@@ -17,7 +17,7 @@ from tests.conftest import ROOT, refuse_in_process, run_cli
 #: steps = 512 env steps a rollout, 3 rollouts; binary's weight falls from 1 to 0 over
 #: the first 1024 steps.
 RUN = [
-    "reward=hedging_grid_taught",
+    "reward=mix",
     "reward.parts.1.weight.steps=1024",
     "env.batched=null",
     "env.n_envs=8",
@@ -40,7 +40,7 @@ def test_weights_follow_the_run_steps_in_every_env_copy(tmp_path: Path) -> None:
     done = run_cli(*RUN, f"hydra.run.dir={tmp_path}", cwd=ROOT)
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["reward"]["name"] == "compose" and summary["timesteps"] == 1536
+    assert summary["reward"]["name"] == "mix" and summary["timesteps"] == 1536
 
     events = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0})
     events.Reload()
@@ -68,11 +68,11 @@ def test_weights_follow_the_run_steps_in_every_env_copy(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "named"),
     [
-        (["reward=hedging_grid_taught", "reward.parts.1.scheme=binray"], "'binray'"),
-        (["reward=hedging_grid_taught", "reward.parts.1.weight.steps=-5"], "steps=-5"),
-        (["reward=hedging_grid_taught", "reward.parts.1.weight.shape=exp"], "shape='exp'"),
-        (["reward=hedging_grid_taught", "+reward.parts.0.params={wong: 1}"], "'wong'"),
-        (["reward=hedging_grid_taught", "reward.parts.0.weight=lots"], "weight='lots'"),
+        (["reward=mix", "reward.parts.1.scheme=binray"], "'binray'"),
+        (["reward=mix", "reward.parts.1.weight.steps=-5"], "steps=-5"),
+        (["reward=mix", "reward.parts.1.weight.shape=exp"], "shape='exp'"),
+        (["reward=mix", "+reward.parts.0.params={wong: 1}"], "'wong'"),
+        (["reward=mix", "reward.parts.0.weight=lots"], "weight='lots'"),
     ],
 )
 def test_bad_parts_are_one_line_and_exit_2(tmp_path: Path, args: list[str], named: str) -> None:
@@ -86,21 +86,21 @@ def test_bad_parts_are_one_line_and_exit_2(tmp_path: Path, args: list[str], name
 
 def test_bad_parts_through_the_real_console_script(tmp_path: Path) -> None:
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("incentives-train")), "reward=hedging_grid_taught",
+        [str(Path(sys.executable).with_name("incentives-train")), "reward=mix",
          "reward.parts.1.weight.steps=-5", f"hydra.run.dir={tmp_path}/run"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("incentives-train: error: "), done.stderr
-    assert "compose: parts[1].weight.steps=-5; accepted: a positive whole number" in lines[0]
+    assert "mix: parts[1].weight.steps=-5; accepted: a positive whole number" in lines[0]
     assert not (tmp_path / "run").exists()
 
 
 def test_a_scheduled_weight_is_refused_where_no_clock_moves() -> None:
     from incentives.run.build import ConfigError, phases
 
-    reward = {"name": "compose", "parts": [{"scheme": "binary", "weight": ANNEALED}]}
+    reward = {"name": "mix", "parts": [{"scheme": "binary", "weight": ANNEALED}]}
     schedule = phases({"reward": reward, "budget": 10, "agent": {"algo": "ppo"}})
     assert schedule[0].signal.scheduled()
     with pytest.raises(ConfigError, match=r"agent\.algo=lm; accepted: constant weights"):
