@@ -139,7 +139,9 @@ class CompositeSignal(ExplicitSignal):
     ``parts`` lists ``{scheme, params, weight, name}``: a registered scheme's name, its
     parameters (default none), its weight (a number, default 1, or ``{start, end, steps,
     shape}``) and a label for its terms (default the scheme's name; two parts of one
-    scheme need labels). Events needed are the parts' together; the composite keeps
+    scheme need labels). ``label`` names the composite itself in run folders and
+    comparisons (``runs/.../<label>/seed0``; default ``mix``), so that several mixes can
+    share a sweep. Events needed are the parts' together; the composite keeps
     per-episode state if any part does. The clock of the schedules is set by
     :meth:`progress`; a decision theory (QA's ``thresholds()``, ``theory()``...) is the
     one of the part that weighs most once every schedule has ended: the incentive
@@ -156,6 +158,7 @@ class CompositeSignal(ExplicitSignal):
     """
 
     parts: Any = field(hash=False)
+    label: str | None = None
 
     name: ClassVar[str] = "mix"
     statement: ClassVar[str] = (
@@ -170,6 +173,13 @@ class CompositeSignal(ExplicitSignal):
     def __post_init__(self) -> None:
         from incentives.registry import make_signal  # the registry imports the schemes
 
+        if self.label is not None and not (
+            isinstance(self.label, str) and self.label.replace("_", "").isalnum()
+        ):
+            raise ValueError(
+                f"{self.name}: parameter label={self.label!r}; accepted: a name of letters, "
+                "digits and underscores (it names the run folder)"
+            )
         parts = _plain(self.parts)
         if not isinstance(parts, list) or not parts:
             raise ValueError(

@@ -273,7 +273,13 @@ def group_runs(runs: Iterable[Run], ignore: Iterable[str] = ()) -> dict[str, lis
         base.insert(0, "experiment_name")
 
     def head(run: Run) -> str:
-        return "/".join(str(run.config.get(k)) for k in base)
+        # a mix of schemes goes by its label (reward.label) where it has one
+        return "/".join(
+            str(run.config.get("reward.label") or run.config.get(k))
+            if k == "reward.name"
+            else str(run.config.get(k))
+            for k in base
+        )
 
     by_head: dict[str, list[Run]] = defaultdict(list)
     for run in finished:

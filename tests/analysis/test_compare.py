@@ -143,7 +143,10 @@ def test_bad_folder_is_one_line_and_exit_2(tmp_path: Path, setup: str) -> None:
         assert "left out" in done.stdout
 
 
-def test_real_sweep_two_schemes_three_seeds(tmp_path: Path) -> None:
+def test_real_sweep_two_schemes_three_seeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.analysis.test_frontier import check_real_sweep
     from tests.conftest import ROOT, TINY, run_cli
 
     sweep = tmp_path / "sweep"
@@ -162,9 +165,11 @@ def test_real_sweep_two_schemes_three_seeds(tmp_path: Path) -> None:
     assert max(len(line) for line in table) <= 100  # off a terminal: 100 columns
     rows = (sweep / "comparison.csv").read_text().splitlines()
     assert [r.split(",")[:2] for r in rows[1:]] == [["binary", "3"], ["hedging_grid", "3"]]
-    for name in ("comparison.md", "curve_explicit_return.png", "answered_by_p.png"):
+    for name in ("comparison.md", "curve_explicit_return.png", "answered_by_p.png",
+                 "frontier.csv", "frontier_hallucination_rate_vs_compute.png"):  # fmt: skip
         assert (sweep / name).is_file(), name
         assert str(sweep / name) in shown.stdout.replace("\n", "")
+    check_real_sweep(sweep, capsys)  # the same sweep's compute frontiers, read back
 
 
 def test_running_runs_are_left_out_and_listed_as_running(tmp_path: Path) -> None:

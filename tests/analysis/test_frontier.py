@@ -260,19 +260,6 @@ def test_wall_time_leaves_out_the_gap_between_sessions(tmp_path: Path) -> None:
 # -- a real sweep --------------------------------------------------------------------------
 
 
-def qa_sweep(folder: Path) -> Path:
-    """Two QA schemes x three seeds, evaluated at steps 0, 1536 and 2048 (the overrides of
-    tests/analysis/test_compare.py's real sweep)."""
-    from tests.conftest import ROOT, TINY, run_cli
-
-    done = run_cli(
-        "-m", *TINY, "reward=binary,hedging_grid", "seed=0,1,2", f"hydra.sweep.dir={folder}",
-        cwd=ROOT,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return folder
-
-
 def tensorboard_points(run_dir: Path, tag: str) -> list[tuple[int, float, float]]:
     """(step, value, wall time since the file's first event) of ``tag``, read back with
     TensorBoard's own EventAccumulator (a run that was never resumed has one file)."""
@@ -308,13 +295,12 @@ def check_points(sweep: Path, axis: Axis) -> None:
             assert seed_row.tolist() == pytest.approx(best, rel=1e-6)
 
 
-def test_real_sweep_read_back_and_through_the_cli(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """One test, so that the sweep runs once whichever worker takes it. The CLI's options
-    go through ``main()`` in this process (the console script on a real sweep, whose
-    default frontier is drawn, is run by test_compare.py's real-sweep test)."""
-    sweep = qa_sweep(tmp_path / "sweep")
+def check_real_sweep(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The frontier on a real sweep (two QA schemes x three seeds, evaluated at steps 0,
+    1536 and 2048): called by test_compare.py's real-sweep test, so the sweep runs once.
+    The CLI's options go through ``main()`` in that process (the console script, whose
+    default frontier is drawn, is run there first)."""
+    capsys.readouterr()  # what the test printed before
     check_points(sweep, "compute")
     check_points(sweep, "wall")
     main([str(sweep), "--frontier", "task_score", "--frontier", "hallucination_rate:down",

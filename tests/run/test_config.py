@@ -33,6 +33,20 @@ def compose_config(*overrides: str) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
+def option_schemes(option: str) -> list[str]:
+    """The registered schemes a reward option uses: its ``name``, or a mix's parts'."""
+    spec = OmegaConf.to_container(OmegaConf.load(CONF / "reward" / f"{option}.yaml"))
+    assert isinstance(spec, dict)
+    if spec["name"] == "mix":
+        return [str(part["scheme"]) for part in spec["parts"]]
+    return [str(spec["name"])]
+
+
+def needs(option: str, event: str) -> bool:
+    """Whether a scheme of reward option ``option`` reads ``event``."""
+    return any(event in scheme_type(n).signal_type.required_events for n in option_schemes(option))
+
+
 def test_every_group_has_options() -> None:
     for group in GROUPS:
         assert options(group), f"conf/{group}/ has no options"
@@ -47,14 +61,13 @@ def test_option_composes_and_builds(override: str) -> None:
     if _is_text(override):
         return _text_option_composes_and_plans(override)
     # each scheme on the env whose events it reads: chess schemes on chess
-    chess = (
-        override.startswith("reward=")
-        and "learner_move" in scheme_type(override.split("=")[1]).signal_type.required_events
-    )
+    chess = override.startswith("reward=") and needs(override.split("=")[1], "learner_move")
     env = ["env=chess", "agent=maskable_ppo"] if chess or override == "env=chess" else []
     if override.startswith("agent=") and override != "agent=ppo":
         env = ["env=chess"]
     config = compose_config(*env, override, "env.n_envs=4", "agent.n_steps=8", "agent.batch_size=8")
+    if chess and {"imitation", "dtm_shaping"} & set(option_schemes(override.split("=")[1])):
+        config["env"]["kwargs"]["start"] = "kqk"  # the tablebase's schemes need its endings
     schedule = phases(config)
     assert schedule[-1].signal.name == config["reward"]["name"]
     assert schedule[-1].steps == config["budget"]
@@ -71,7 +84,7 @@ def _is_text(override: str) -> bool:
     """Whether an option belongs to the text domain (its LM learner, corpus, schemes)."""
     group, _, option = override.lstrip("+").partition("=")
     if group == "reward":
-        return "is_answer" in scheme_type(option).signal_type.required_events
+        return needs(option, "is_answer")
     return override in ("env=text", "agent=lm") or option.startswith("text_")
 
 
@@ -116,9 +129,8 @@ def test_scheme_parameters_are_overridable() -> None:
         (["-m", "reward=binary,nope"], "unknown reward 'nope'"),
         (
             ["+experiment=qa_gird"],
-            "unknown experiment 'qa_gird'; accepted: chess_full, chess_kqk, chess_scale, qa_demo, "
-            "qa_grid, qa_scale, qa_scratch, text_diversity, text_grid, text_multitask, "
-            "text_specialists",
+            "unknown experiment 'qa_gird'; accepted: chess_full, chess_kqk, chess_scale, "
+            "chess_teach_vs_incentive, qa_demo",
         ),
         (["env=chess9"], "unknown env 'chess9'; accepted: chess, qa, text"),
         (

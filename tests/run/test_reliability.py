@@ -95,7 +95,7 @@ BAD_INPUT = [
     (
         "unknown experiment",
         ["+experiment=nope"],
-        "unknown experiment 'nope'; accepted: chess_full, chess_kqk, chess_scale, qa_demo",
+        "unknown experiment 'nope'; accepted: chess_full, chess_kqk, chess_scale, chess_teach",
     ),
     ("unknown in a sweep", ["-m", "reward=binary,nope"], "unknown reward 'nope'"),
     ("unknown scheme parameter", ["+reward.wong=1"], "unknown parameter 'wong'; accepted: correct"),

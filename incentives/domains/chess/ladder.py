@@ -576,22 +576,20 @@ def ladder_extra(config: Mapping[str, Any]) -> LadderExtra | None:
         raise ValueError(f"eval.ladder.episodes={episodes!r}; accepted: a positive integer")
     quality = settings.get("move_quality")
     rungs = parse_ladder(spec, where="eval.ladder.opponents")
-    common = {
-        "episodes": episodes,
-        "seed": int(config["eval"]["seed"]),
-        "n_envs": int(config["eval"]["n_envs"]),
-    }
+    seed, n_envs = int(config["eval"]["seed"]), int(config["eval"]["n_envs"])
     env_kwargs = dict(config["env"]["kwargs"])
     ladder = ChessLadder(
         env_kwargs,
         rungs,
+        episodes=episodes,
+        seed=seed,
+        n_envs=n_envs,
         move_quality=MoveQuality(**dict(quality)) if quality else None,
         pgns=int(settings.get("pgns", 2)),
         tablebase=settings.get("tablebase"),
-        **common,
     )
 
     def build(kwargs: Mapping[str, Any]) -> ChessLadder:
-        return ChessLadder(kwargs, rungs[:1], pgns=0, **common)
+        return ChessLadder(kwargs, rungs[:1], episodes=episodes, seed=seed, n_envs=n_envs, pgns=0)
 
     return LadderExtra(ladder, _transfer(settings, env_kwargs, build))
