@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -159,3 +160,23 @@ def test_bad_parts_are_refused_naming_key_and_value(parts: Any, named: str) -> N
     with pytest.raises(ValueError, match="accepted") as error:
         CompositeSignal(parts)
     assert named in str(error.value) and str(error.value).startswith("mix: ")
+
+
+def test_a_mix_label_names_its_folder_and_its_group(tmp_path: Path) -> None:
+    from hydra import compose, initialize_config_dir
+
+    from incentives.analysis.runs import Run, flatten, group_runs
+    from incentives.run.configs import config_dir
+
+    with pytest.raises(ValueError, match=r"label='a b'; accepted: a name of letters"):
+        CompositeSignal([{"scheme": "binary"}], label="a b")
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["reward=teach_then_let_go"],
+                      return_hydra_config=True)  # fmt: skip
+    assert "/teach_then_let_go/" in str(cfg.hydra.run.dir)
+    runs = []
+    for reward in ({"name": "mix", "label": "teach_then_let_go", "parts": []},
+                   {"name": "sparse_win"}):  # fmt: skip
+        config = {"reward": reward, "seed": 0}
+        runs.append(Run(tmp_path, {"config": config}, flatten(config)))
+    assert sorted(group_runs(runs)) == ["sparse_win", "teach_then_let_go"]
