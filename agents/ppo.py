@@ -10,6 +10,7 @@ tower with convolutional move and value heads).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -26,20 +27,29 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.chess_networks import ChessFlatten, ChessResNet, resnet_shape
 from agents.chess_policy import ChessPolicy, CompactMaskRolloutBuffer
-from agents.networks import mlp_layers
+from agents.networks import HEADS, ModeCandidatePolicy, mlp_layers
 
 __all__ = [
     "ALGORITHMS",
     "POLICIES",
+    "RESETTABLE",
     "LeanPPO",
     "build_ppo",
     "load_ppo",
     "parameter_count",
+    "phase_resets",
     "policy_setup",
+    "qa_mode_entropy",
 ]
 
 #: The networks ``agent.policy`` may name.
 POLICIES = ("mlp", "chess_mlp", "chess_resnet")
+
+#: What ``agent.phase_reset`` may name, to start afresh when the reward scheme changes:
+#: ``mode_head`` (the mode softmax of ``agent.head=mode_candidate``: uniform over answer,
+#: hedge, abstain), ``action_head`` (the whole action layer: uniform over the actions),
+#: ``value_head`` (the value layer: 0 everywhere). Their optimizer state goes with them.
+RESETTABLE = ("mode_head", "action_head", "value_head")
 
 
 def _algorithm(config: Mapping[str, Any]) -> type[PPO] | type[MaskablePPO]:
@@ -58,7 +68,8 @@ def build_ppo(config: Mapping[str, Any], venv: VecEnv, seed: int) -> PPO | Maska
     _threads(config)
     algorithm = _algorithm(config)
     policy, policy_kwargs, extra = policy_setup(config)
-    return algorithm(
+    resets = phase_resets(config)
+    model = algorithm(
         policy,
         venv,
         learning_rate=float(config["learning_rate"]),
@@ -77,6 +88,53 @@ def build_ppo(config: Mapping[str, Any], venv: VecEnv, seed: int) -> PPO | Maska
         verbose=0,
         **extra,
     )
+    mode_ent_coef = float(config.get("mode_ent_coef") or 0.0)
+    if mode_ent_coef < 0:
+        raise ValueError(f"agent.mode_ent_coef={mode_ent_coef!r}; accepted: a number >= 0")
+    if mode_ent_coef:
+        if not isinstance(model, LeanPPO) or not model._lean():
+            raise ValueError(
+                f"agent.mode_ent_coef={mode_ent_coef!r} needs agent.algo=ppo on a discrete "
+                "action space; accepted here: 0"
+            )
+        model.mode_ent_coef = mode_ent_coef
+        decay = str(config.get("mode_ent_decay") or "none")
+        if decay not in ("none", "phase"):
+            raise ValueError(f"agent.mode_ent_decay={decay!r}; accepted: none, phase")
+        model.mode_ent_decay = decay
+    if resets:
+        if not isinstance(model, LeanPPO):
+            raise ValueError(
+                f"agent.phase_reset={list(resets)!r} needs agent.algo=ppo; accepted with "
+                f"agent.algo={config.get('algo')!r}: []"
+            )
+        model.phase_reset = resets
+    return model
+
+
+def phase_resets(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The parts ``agent.phase_reset`` names, checked against the head they need.
+
+    Example:
+        >>> phase_resets({"head": "mode_candidate", "phase_reset": ["mode_head", "value_head"]})
+        ('mode_head', 'value_head')
+    """
+    given = config.get("phase_reset") or []
+    if isinstance(given, str) or not all(isinstance(p, str) for p in given):
+        raise ValueError(
+            f"agent.phase_reset={given!r}; accepted: a list of {', '.join(RESETTABLE)}"
+        )
+    for part in given:
+        if part not in RESETTABLE:
+            raise ValueError(
+                f"agent.phase_reset: {part!r}; accepted: a list of {', '.join(RESETTABLE)}"
+            )
+    if "mode_head" in given and config.get("head", "flat") != "mode_candidate":
+        raise ValueError(
+            "agent.phase_reset: 'mode_head' needs agent.head=mode_candidate; accepted with "
+            f"agent.head={config.get('head', 'flat')!r}: action_head, value_head"
+        )
+    return tuple(given)
 
 
 def policy_setup(config: Mapping[str, Any]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -90,9 +148,16 @@ def policy_setup(config: Mapping[str, Any]) -> tuple[Any, dict[str, Any], dict[s
     """
     name = str(config.get("policy") or "mlp")
     size = str(config.get("size", "small"))
+    phase_resets(config)  # checked with the policy, before anything is built
+    head = str(config.get("head") or "flat")
+    if head not in HEADS:
+        raise ValueError(f"agent.head={head!r}; accepted: {', '.join(HEADS)}")
     if name == "mlp":
         layers = mlp_layers(size, config.get("layers"))
-        return "MlpPolicy", {"net_arch": {"pi": layers, "vf": layers}}, {}
+        kind: Any = ModeCandidatePolicy if head == "mode_candidate" else "MlpPolicy"
+        return kind, {"net_arch": {"pi": layers, "vf": layers}}, {}
+    if head != "flat":
+        raise ValueError(f"agent.head={head!r} needs agent.policy=mlp; accepted: flat")
     if name in POLICIES and _algorithm(config) is not MaskablePPO:
         raise ValueError(
             f"agent.policy={name!r} needs agent.algo=maskable_ppo; accepted with "
@@ -163,9 +228,87 @@ class LeanPPO(PPO):
     extractors). ``tests/agents/test_lean_ppo.py`` checks the same update on the same data.
     """
 
+    #: The parts reset when the reward scheme changes (``RESETTABLE``; ``agent.phase_reset``).
+    phase_reset: tuple[str, ...] = ()
+    #: The weight of an entropy bonus on the QA *mode* (answer, hedge, abstain: the
+    #: marginal of the 2K + 1 actions) besides ``ent_coef``'s on the actions
+    #: (``agent.mode_ent_coef``; 0: none, the update is SB3's).
+    mode_ent_coef: float = 0.0
+    #: ``phase``: the mode entropy bonus falls linearly from ``mode_ent_coef`` to 0 over
+    #: each reward phase (explore every mode while a new scheme's values are learned,
+    #: then commit); ``none``: constant (``agent.mode_ent_decay``).
+    mode_ent_decay: str = "none"
+    #: The env steps at which the current reward phase started and ends (saved with the
+    #: agent: a resumed run continues the same schedule).
+    phase_span: tuple[int, int] | None = None
+    #: The scheme the agent last trained under (name and parameters), saved with it, so a
+    #: resumed run does not reset again in the middle of a phase.
+    trained_scheme: str | None = None
+
     def _setup_model(self) -> None:
         super()._setup_model()
         self._foreach_adam()
+
+    def learn(self, *args: Any, **kwargs: Any) -> Any:
+        """SB3's ``learn``; first, if the env's scheme is not the one the agent last trained
+        under, reset the ``phase_reset`` parts: a new scheme's decisions start open."""
+        scheme = self._scheme()
+        changed = self.trained_scheme is not None and scheme != self.trained_scheme
+        if self.phase_reset and changed:
+            self.reset_parts(self.phase_reset)
+        self.trained_scheme = scheme
+        steps = int(kwargs.get("total_timesteps", args[0] if args else 0))
+        start = 0 if kwargs.get("reset_num_timesteps", True) else self.num_timesteps
+        end = start + steps
+        span = self.phase_span
+        # a resumed phase keeps its start (same end); a new phase starts here
+        if span is None or changed or int(span[1]) != end or start == 0:
+            self.phase_span = (start, end)
+        return super().learn(*args, **kwargs)
+
+    def _mode_ent_weight(self) -> float:
+        """The mode entropy bonus now: ``mode_ent_coef``, falling linearly to 0 over the
+        phase with ``mode_ent_decay: phase``."""
+        if self.mode_ent_decay != "phase" or self.phase_span is None:
+            return self.mode_ent_coef
+        start, end = (int(x) for x in self.phase_span)
+        left = (end - self.num_timesteps) / max(end - start, 1)
+        return self.mode_ent_coef * min(max(left, 0.0), 1.0)
+
+    def _scheme(self) -> str | None:
+        """The env's explicit signal as ``name:{parameters}``; None for an env without one."""
+        env: Any = self.env
+        signal = getattr(env, "signal", None)
+        if signal is None and env is not None:
+            try:
+                signal = env.get_attr("signal", indices=[0])[0]
+            except (AttributeError, ValueError, TypeError):
+                return None
+        if signal is None:
+            return None
+        return f"{signal.name}:{json.dumps(signal.params(), sort_keys=True, default=str)}"
+
+    def reset_parts(self, parts: tuple[str, ...] | list[str]) -> None:
+        """Zero the named output layers (``RESETTABLE``) and forget their Adam moments:
+        a zero mode or action layer is the uniform distribution, a zero value layer
+        predicts 0 (what "I don't know" pays under every scheme we have)."""
+        policy = self.policy
+        layers = {
+            "mode_head": getattr(policy.action_net, "mode", None),
+            "action_head": policy.action_net,
+            "value_head": policy.value_net,
+        }
+        for part in parts:
+            layer = layers.get(part)
+            if layer is None:
+                raise ValueError(
+                    f"agent.phase_reset: {part!r} is not part of this policy; accepted: "
+                    f"{', '.join(k for k, v in layers.items() if v is not None)}"
+                )
+            with torch.no_grad():
+                for parameter in layer.parameters():
+                    parameter.zero_()
+                    policy.optimizer.state.pop(parameter, None)
 
     def _foreach_adam(self) -> None:
         """Adam's multi-tensor step: the same arithmetic as its per-parameter loop (the
@@ -333,6 +476,8 @@ class LeanPPO(PPO):
         value_losses: list[torch.Tensor] = []
         clip_fractions: list[torch.Tensor] = []
         approx_kl_divs: list[torch.Tensor] = []
+        mode_entropies: list[torch.Tensor] = []
+        mode_ent_weight = self._mode_ent_weight()
         loss = torch.zeros(())
         continue_training = True
         parameters = list(policy.parameters())
@@ -369,6 +514,10 @@ class LeanPPO(PPO):
                 entropy_loss = -torch.mean(entropy)
                 entropy_losses.append(entropy_loss.detach())
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+                if self.mode_ent_coef:
+                    mode_entropy = qa_mode_entropy(self._last_log_probs).mean()
+                    mode_entropies.append(mode_entropy.detach())
+                    loss = loss - mode_ent_weight * mode_entropy
                 with torch.no_grad():
                     log_ratio = log_prob - old_log_prob
                     approx_kl_div = torch.mean((torch.exp(log_ratio) - 1) - log_ratio)
@@ -391,6 +540,9 @@ class LeanPPO(PPO):
             return float(torch.stack(values).double().mean()) if values else float("nan")
 
         self.logger.record("train/entropy_loss", mean(entropy_losses))
+        if mode_entropies:
+            self.logger.record("train/mode_entropy", mean(mode_entropies))
+            self.logger.record("train/mode_ent_coef", mode_ent_weight)
         self.logger.record("train/policy_gradient_loss", mean(pg_losses))
         self.logger.record("train/value_loss", mean(value_losses))
         self.logger.record("train/approx_kl", mean(approx_kl_divs))
@@ -415,6 +567,7 @@ class LeanPPO(PPO):
         # In SB3's order (it sets the order in which backward adds gradients up)
         logits = logits - logits.logsumexp(dim=-1, keepdim=True)
         log_prob = logits.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        self._last_log_probs = logits  # for a mode entropy bonus (``mode_ent_coef``)
         values = policy.value_net(latent_vf)
         probs = torch.softmax(logits, dim=-1)
         min_real = torch.finfo(logits.dtype).min
@@ -435,6 +588,26 @@ class LeanPPO(PPO):
             else torch.as_tensor(buffer.__dict__[name], device=self.device)
             for name in names
         }
+
+
+def qa_mode_entropy(log_probs: torch.Tensor) -> torch.Tensor:
+    """The entropy of the mode (answer, hedge, abstain) of each row of normalised
+    log-probabilities over the QA actions ``Discrete(2K + 1)`` (``envs.qa.actions``).
+
+    Example:
+        >>> round(float(qa_mode_entropy(torch.full((1, 5), 0.2).log())[0]), 4)  # K = 2
+        1.0549
+    """
+    k = (log_probs.shape[-1] - 1) // 2
+    modes = torch.stack(
+        [
+            log_probs[:, :k].logsumexp(-1),
+            log_probs[:, k : 2 * k].logsumexp(-1),
+            log_probs[:, 2 * k],
+        ],
+        -1,
+    )
+    return -(modes.exp() * modes).sum(-1)
 
 
 #: ``agent.algo`` -> the algorithm: ``ppo`` is SB3's PPO in ``LeanPPO``'s loops.

@@ -209,6 +209,20 @@ _PPO: dict[str, Setting] = {
         required=False,
         checked_by=_AGENT,
     ),
+    "agent.head": Setting(
+        "str",
+        "action head of the mlp policy: flat | mode_candidate (QA: mode x candidate)",
+        nullable=True,
+        required=False,
+        checked_by=_AGENT,
+    ),
+    "agent.phase_reset": Setting(
+        "list",
+        "parts reset when the reward scheme changes: mode_head, action_head, value_head",
+        nullable=True,
+        required=False,
+        checked_by=_AGENT,
+    ),
     "agent.channels": Setting(
         "int",
         "chess_resnet: override the preset's channels",
@@ -233,6 +247,20 @@ _PPO: dict[str, Setting] = {
     "agent.gae_lambda": Setting("float", "GAE's bias-variance trade-off", 0, 1),
     "agent.clip_range": Setting("float", "PPO's policy clipping", 0, exclusive_low=True),
     "agent.ent_coef": Setting("float", "entropy bonus coefficient", 0),
+    "agent.mode_ent_decay": Setting(
+        "str",
+        "none | phase: the mode entropy bonus falls linearly to 0 over each reward phase",
+        nullable=True,
+        required=False,
+        checked_by=_AGENT,
+    ),
+    "agent.mode_ent_coef": Setting(
+        "float",
+        "QA: entropy bonus on the mode (answer, hedge, abstain), besides ent_coef's",
+        0,
+        nullable=True,
+        required=False,
+    ),
     "agent.vf_coef": Setting("float", "value loss coefficient", 0),
     "agent.max_grad_norm": Setting("float", "gradient clipping norm", 0, exclusive_low=True),
 }

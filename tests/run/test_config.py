@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from agents.ppo import build_ppo
+from incentives.domains.qa.grids import family_member
 from incentives.registry import scheme_type
 from incentives.run import configs
 from incentives.run.build import build_behaviour, build_env, phases
@@ -33,13 +34,20 @@ def compose_config(*overrides: str) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
+def scheme_name(reward: dict[str, Any]) -> str:
+    """The registered scheme a reward config builds: a QA grid family member's own."""
+    if reward["name"] == "grid_family":
+        return family_member(reward["family_seed"], reward["index"], reward["size"])[0]
+    return str(reward["name"])
+
+
 def option_schemes(option: str) -> list[str]:
     """The registered schemes a reward option uses: its ``name``, or a mix's parts'."""
     spec = OmegaConf.to_container(OmegaConf.load(CONF / "reward" / f"{option}.yaml"))
     assert isinstance(spec, dict)
     if spec["name"] == "mix":
         return [str(part["scheme"]) for part in spec["parts"]]
-    return [str(spec["name"])]
+    return [scheme_name(spec)]
 
 
 def needs(option: str, event: str) -> bool:
@@ -69,7 +77,7 @@ def test_option_composes_and_builds(override: str) -> None:
     if chess and {"imitation", "dtm_shaping"} & set(option_schemes(override.split("=")[1])):
         config["env"]["kwargs"]["start"] = "kqk"  # the tablebase's schemes need its endings
     schedule = phases(config)
-    assert schedule[-1].signal.name == config["reward"]["name"]
+    assert schedule[-1].signal.name == scheme_name(config["reward"])
     assert schedule[-1].steps == config["budget"]
     venv = build_env(config["env"], schedule[0].signal, 4, seed=0)
     try:

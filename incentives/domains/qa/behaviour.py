@@ -23,6 +23,7 @@ import numpy.typing as npt
 from envs.qa.grading import STRATA
 from incentives.analysis.calibration import answer_threshold, answering_threshold_reference
 from incentives.behaviour import Behaviour, GroupResults, Metric
+from incentives.domains.qa.grids import learned_boundaries
 from incentives.domains.qa.schemes import MODES, QASignal
 
 __all__ = ["BIN_EDGES", "QABehaviour", "answer_threshold"]
@@ -62,6 +63,8 @@ class QABehaviour(Behaviour):
                compared=False),
         Metric("regret_relative", "regret as a share of the optimal expected reward",
                "regret (rel.)", headline=True, emergence=True),
+        Metric("boundary_error", "largest distance of a learned boundary from theory's "
+               "threshold (decision stumps on p*, see grids.learned_boundaries)", "bound. err."),
         Metric("optimal_reward", "the scheme's Bayes-optimal expected reward", compared=False),
         Metric("expected_reward", "the agent's expected reward under the scheme",
                compared=False),
@@ -182,6 +185,13 @@ class QABehaviour(Behaviour):
         out["regret_relative"] = (
             out["regret"] / out["optimal_reward"] if out["optimal_reward"] > 0 else float("nan")
         )
+        theory = self.signal.thresholds()
+        learned = learned_boundaries(self.signal, p_star, mode)
+        for k, value in enumerate(learned, start=1):
+            out[f"boundary/{k}"] = value
+        out["boundary_error"] = (
+            max(abs(b - t) for b, t in zip(learned, theory, strict=True)) if theory else 0.0
+        )
         bins = np.digitize(p_star, BIN_EDGES[1:-1])
         for b in np.unique(bins):
             lo, hi = BIN_EDGES[b], BIN_EDGES[b + 1]
@@ -202,11 +212,18 @@ class QABehaviour(Behaviour):
 
     @classmethod
     def comparison_figures(cls, groups: GroupResults) -> dict[str, Any]:
-        """The answered rate against p* per group, seeds as a band, thresholds drawn in."""
+        """The answered rate against p* per group, seeds as a band, thresholds drawn in;
+        with two groups or more that have thresholds (a grid family), their learned
+        boundaries and regret against theory (``figures.boundaries_figure``)."""
         from incentives.analysis.plots import binned_rows, rates_by_p_figure
+        from incentives.domains.qa.figures import boundaries_figure
 
         by_p = binned_rows(groups, "answered_by_p/")
-        return {"answered_by_p": rates_by_p_figure(by_p)} if by_p else {}
+        figures = {"answered_by_p": rates_by_p_figure(by_p)} if by_p else {}
+        boundaries = boundaries_figure(groups)
+        if boundaries is not None:
+            figures["boundaries"] = boundaries
+        return figures
 
 
 def _mean(values: npt.NDArray[np.bool_]) -> float:
