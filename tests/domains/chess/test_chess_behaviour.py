@@ -119,7 +119,8 @@ def test_emergence_metrics_add_each_ladder_rung_that_was_reported() -> None:
         "win_rate", "termination/checkmate", "ladder/greedy/win_rate", "ladder/random/win_rate",
     )  # fmt: skip
     assert ChessBehaviour.emergence_metrics([]) == (
-        "win_rate", "termination/checkmate", "move_quality/acpl",
+        "win_rate", "termination/checkmate", "move_quality/acpl", "tablebase/keeps_win",
+        "tablebase/optimal",
     )  # fmt: skip
     assert ChessBehaviour.emergence_metrics(["move_quality/acpl"]) == ("move_quality/acpl",)
 
