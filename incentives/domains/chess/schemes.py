@@ -57,6 +57,15 @@ class ChessSignal(ExplicitSignal):
         return {"result": _RESULT[outcome]} if outcome else {}
 
 
+def _check_shaping(signal: Any) -> None:
+    """Check a potential-shaping scheme's ``gamma`` (0 < g <= 1) and ``scale`` (finite)."""
+    gamma = finite(signal.name, "gamma", signal.gamma)
+    if not 0.0 < gamma <= 1.0:
+        raise ValueError(f"{signal.name}: parameter gamma={signal.gamma!r}; accepted: 0 < g <= 1")
+    object.__setattr__(signal, "gamma", gamma)
+    object.__setattr__(signal, "scale", finite(signal.name, "scale", signal.scale))
+
+
 @dataclass(frozen=True)
 class SparseWinSignal(ChessSignal):
     """1 if the learner wins, 0 otherwise, given only at the end of the game."""
@@ -130,11 +139,7 @@ class PotentialShapedSignal(ChessSignal):
     statement: ClassVar[str] = "gamma*Phi(s')-Phi(s), Phi = scale x material, +1/0/-1 at the end"
 
     def __post_init__(self) -> None:
-        gamma = finite(self.name, "gamma", self.gamma)
-        if not 0.0 < gamma <= 1.0:
-            raise ValueError(f"{self.name}: parameter gamma={self.gamma!r}; accepted: 0 < g <= 1")
-        object.__setattr__(self, "gamma", gamma)
-        object.__setattr__(self, "scale", finite(self.name, "scale", self.scale))
+        _check_shaping(self)
 
     def terms(self, events: Mapping[str, Any]) -> dict[str, float]:
         """``shaping`` each step and ``result`` at the end."""
@@ -353,11 +358,7 @@ class DistanceToMateSignal(_FollowsGame):
     )
 
     def __post_init__(self) -> None:
-        gamma = finite(self.name, "gamma", self.gamma)
-        if not 0.0 < gamma <= 1.0:
-            raise ValueError(f"{self.name}: parameter gamma={self.gamma!r}; accepted: 0 < g <= 1")
-        object.__setattr__(self, "gamma", gamma)
-        object.__setattr__(self, "scale", finite(self.name, "scale", self.scale))
+        _check_shaping(self)
 
     def potential(self, board: Any) -> float:
         """Phi of a position with the learner to move (king against king: a draw, 0)."""
