@@ -346,6 +346,12 @@ def _missing_key(error: Exception, overrides: list[str], compose: Any) -> str | 
         known = _paths(OmegaConf.to_container(compose("config", overrides=others)))
     except Exception:  # the config without it does not compose either: Hydra's to say
         return None
+    if key in known:  # a known mapping given keys it does not have: replace it instead
+        given = next((o for o in overrides if o.partition("=")[0] == key), key)
+        return (
+            f"{given}: a mapping from the command line can only set keys {key} already has; "
+            f"accepted: '~{key}' '+{given}' to replace it, or '+{key}.<name>=...' to add one"
+        )
     return unknown_key(key, known)
 
 

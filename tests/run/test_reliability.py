@@ -110,6 +110,11 @@ BAD_INPUT = [
     ("warm-up steps", ["warmup=[{reward: binary, steps: 0}]"], "warmup[0].steps=0"),
     ("network size", ["agent.size=huge"], "unknown network size 'huge'; accepted: tiny"),
     ("vector env kind", ["env.batched=null", "env.vec_env=threads"], "env.vec_env='threads'"),
+    (
+        "a mapping given new keys",
+        ["+experiment=chess_teach_vs_incentive", "eval.ladder.transfer={kqk: {start: kqk}}"],
+        "can only set keys eval.ladder.transfer already has; accepted: '~eval.ladder.transfer'",
+    ),
 ]
 
 
