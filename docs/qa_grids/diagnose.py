@@ -10,6 +10,7 @@ of "I don't know" actually sampled. One CSV row per rollout; at the end the dete
 policy's regret and learned boundaries on the probe set.
 
     python docs/qa_grids/diagnose.py OUT.csv +experiment=qa_grid reward.hedged_wrong=-1.0
+    python docs/qa_grids/diagnose.py OUT.csv --no-advantage-norm ...   # SB3's off
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ class Probe(BaseCallback):
 
 
 def main(argv: list[str]) -> None:
-    out, overrides = Path(argv[0]), argv[1:]
+    out, overrides = Path(argv[0]), [a for a in argv[1:] if a != "--no-advantage-norm"]
+    normalize_advantage = "--no-advantage-norm" not in argv
     with initialize_config_dir(config_dir=config_dir(), version_base=None):
         config: dict[str, Any] = OmegaConf.to_container(  # type: ignore[assignment]
             compose("config", overrides=overrides), resolve=True
@@ -119,6 +121,7 @@ def main(argv: list[str]) -> None:
     env_cfg = config["env"]
     venv = build_env(env_cfg, schedule[0].signal, int(env_cfg["n_envs"]), seed)
     model = build_ppo(config["agent"], venv, seed)
+    model.normalize_advantage = normalize_advantage  # SB3's per-minibatch normalisation
     kwargs = dict(env_cfg["kwargs"])
     generator = QuestionGenerator(**kwargs)
     questions = generator.sample(np.random.default_rng(4242), 4096)
