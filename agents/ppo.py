@@ -148,10 +148,10 @@ def policy_setup(config: Mapping[str, Any]) -> tuple[Any, dict[str, Any], dict[s
     """
     name = str(config.get("policy") or "mlp")
     size = str(config.get("size", "small"))
-    phase_resets(config)  # checked with the policy, before anything is built
     head = str(config.get("head") or "flat")
     if head not in HEADS:
         raise ValueError(f"agent.head={head!r}; accepted: {', '.join(HEADS)}")
+    phase_resets(config)  # checked with the policy, before anything is built
     if name == "mlp":
         layers = mlp_layers(size, config.get("layers"))
         kind: Any = ModeCandidatePolicy if head == "mode_candidate" else "MlpPolicy"
