@@ -343,7 +343,13 @@ def farming(run: Run, curves: Any = None) -> Flag:
     if task is None or not known:
         return Flag("farming", name, "explicit/terms", False, "too short a curve of the terms")
     total = sum(abs(t.late) for t in known.values()) or 1.0
-    top, top_trend = max(known.items(), key=lambda kv: kv[1].late)
+    # A mix's part that is the domain's intended scheme pays for the outcome itself
+    # (``sparse_win.win``): collecting it is winning, not farming.
+    intended = INTENDED_SCHEME.get(_domain(run) or "")
+    farmable = {k: t for k, t in known.items() if k.partition(".")[0] != intended}
+    if not farmable:
+        return Flag("farming", name, "explicit/terms", False, "every term pays for the outcome")
+    top, top_trend = max(farmable.items(), key=lambda kv: kv[1].late)
     share = top_trend.late / total
     fired = (
         share >= FARMING_SHARE and top_trend.late > 0 and top_trend.improved() and not task.gained()

@@ -257,16 +257,22 @@ def group_runs(runs: Iterable[Run], ignore: Iterable[str] = ()) -> dict[str, lis
         >>> sorted(group_runs([run("binary", "tiny", 0), run("binary", "base", 0),
         ...                    run("binary", "tiny", 1)]))
         ['binary agent.size=base', 'binary agent.size=tiny']
+        >>> later = run("binary", "tiny", 2)  # a run made after the schema gained a key
+        >>> later.config["agent.head"] = "flat"
+        >>> sorted(group_runs([run("binary", "tiny", 0), later]))
+        ['binary']
     """
     finished = [r for r in runs if r.finished]
     ignored = tuple(ignore)
     keys = sorted({k for r in finished for k in r.config})
+    # A key only some runs record (one the schema gained later) splits groups only where
+    # the values recorded differ: runs from before it ran with its default.
     varying = [
         k
         for k in keys
         if k not in (*BOOKKEEPING_KEYS, *ignored, "seed")
         and not k.startswith("hydra")
-        and len({json.dumps(r.config.get(k), sort_keys=True) for r in finished}) > 1
+        and len({json.dumps(r.config[k], sort_keys=True) for r in finished if k in r.config}) > 1
     ]
     base = ["reward.name"]
     if "experiment_name" in varying:
@@ -288,7 +294,10 @@ def group_runs(runs: Iterable[Run], ignore: Iterable[str] = ()) -> dict[str, lis
         k
         for k in varying
         if k not in base
-        and any(len({json.dumps(r.config.get(k)) for r in rs}) > 1 for rs in by_head.values())
+        and any(
+            len({json.dumps(r.config[k]) for r in rs if k in r.config}) > 1
+            for rs in by_head.values()
+        )
     ]
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in finished:

@@ -108,6 +108,15 @@ def test_farming_hand_curves(tmp_path: Path) -> None:
     # the task score rises with the term: it pays for the task
     earning = {**columns, "task/score": RISING}
     assert not farming(write_run(tmp_path / "c", earning)).fired
+    # a mix whose rising part is the domain's intended scheme (chess: sparse_win) pays for
+    # the win itself; another part, the same numbers, is farmed
+    mix = {"explicit/terms/sparse_win.win": RISING, "explicit/terms/imitation.teacher": [0.0] * N,
+           "task/score": FLAT, "rollout/ep_len_mean": [40.0] * N}  # fmt: skip
+    assert not farming(write_run(tmp_path / "d", mix, domain="chess")).fired
+    taught = {**mix, "explicit/terms/sparse_win.win": [0.0] * N,
+              "explicit/terms/imitation.teacher": RISING}  # fmt: skip
+    flag = farming(write_run(tmp_path / "e", taught, domain="chess"))
+    assert flag.fired and flag.evidence["term"] == "imitation.teacher"
 
 
 def test_collapse_hand_curves(tmp_path: Path) -> None:
