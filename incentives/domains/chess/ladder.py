@@ -116,7 +116,7 @@ def parse_ladder(spec: Sequence[str | Mapping[str, Any]], where: str = "eval.lad
         >>> parse_ladder(["random", "foo"])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: eval.ladder[1]='foo'; accepted: ...greedy, policy, ...random, stockfish, tablebase
+        ValueError: eval.ladder[1]='foo'; accepted: ...greedy, policy, ...stockfish, tablebase
     """
     if isinstance(spec, (str, Mapping)) or not len(spec):
         raise ValueError(f"{where}={spec!r}; accepted: a non-empty list of opponents")
