@@ -145,7 +145,7 @@ def test_qa_declares_its_metrics_once() -> None:
     assert qa.names(compared=True) == (
         "answer_rate", "hedge_rate", "abstain_rate", "accuracy_answered",
         "hallucination_rate", "wrong_answer_rate", "abstain_rate_unanswerable", "t_hat",
-        "regret_relative",
+        "regret_relative", "boundary_error",
     )  # fmt: skip
     assert qa.names(headline=True) == (
         "answer_rate", "hedge_rate", "abstain_rate", "hallucination_rate",
@@ -166,5 +166,9 @@ def test_qa_metrics_are_the_declared_ones() -> None:
         _, _, _, _, info = env.step(k % 9)
         behaviour.add(info)
         env.reset()
-    reported = {k for k in behaviour.metrics() if not k.startswith("answered_by_p/")}
+    # per-bin and per-threshold metrics are named by the bin and the threshold
+    reported = {k for k in behaviour.metrics() if not k.startswith(("answered_by_p/", "boundary/"))}
     assert reported == set(QABehaviour.names())
+    assert {k for k in behaviour.metrics() if k.startswith("boundary/")} == {
+        f"boundary/{k}" for k in range(1, len(env.signal.thresholds()) + 1)
+    }
