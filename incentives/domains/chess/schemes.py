@@ -326,7 +326,7 @@ class ImitationSignal(_FollowsGame):
         board = self._game()
         move = chess.Move.from_uci(events["learner_move"])
         out: dict[str, float] = {}
-        if len(board.piece_map()) > 2:
+        if chess.popcount(board.occupied) > 2:
             table = _table(self.name, board)
             if self.keeps_result:
                 wdl, _ = table.probe(board)
@@ -351,6 +351,7 @@ class DistanceToMateSignal(_FollowsGame):
     gamma: float = 0.99
     scale: float = 1.0
     _board: Any = field(default=None, init=False, repr=False, compare=False)
+    _phi: float | None = field(default=None, init=False, repr=False, compare=False)
 
     name: ClassVar[str] = "dtm_shaping"
     statement: ClassVar[str] = (
@@ -360,19 +361,28 @@ class DistanceToMateSignal(_FollowsGame):
     def __post_init__(self) -> None:
         _check_shaping(self)
 
+    def reset(self, info: Mapping[str, Any]) -> None:
+        """Follow the new game; its first position's Phi is probed at the first step."""
+        super().reset(info)
+        object.__setattr__(self, "_phi", None)
+
     def potential(self, board: Any) -> float:
         """Phi of a position with the learner to move (king against king: a draw, 0)."""
-        if len(board.piece_map()) <= 2:
+        import chess
+
+        if chess.popcount(board.occupied) <= 2:
             return 0.0
         wdl, dtm = _table(self.name, board).probe(board)
         return 0.0 if wdl == 0 else wdl * self.scale * (1.0 - dtm / 100.0)
 
     def terms(self, events: Mapping[str, Any]) -> dict[str, float]:
         """``shaping`` each step, ``win`` (1 or 0) at the end."""
-        before = self.potential(self._game())
+        # Phi(s) is the last step's Phi(s'): each position is probed once
+        before = self._phi if self._phi is not None else self.potential(self._game())
         self._advance(events)
         outcome = events.get("outcome")
         after = 0.0 if outcome else self.potential(self._game())
+        object.__setattr__(self, "_phi", after)
         win = {"win": 1.0 if outcome == "win" else 0.0} if outcome else {}
         return {"shaping": self.gamma * after - before, **win}
 
