@@ -39,7 +39,8 @@ def compact_masks(masks: np.ndarray) -> np.ndarray:
         >>> compact_masks(legal_action_mask(chess.Board())[None]).shape
         (1, 1858)
     """
-    return np.asarray(masks, dtype=bool).reshape(-1, N_ACTIONS)[:, COMPACT_ACTIONS]
+    # np.take, not fancy indexing: the same columns in half the time
+    return np.take(np.asarray(masks, dtype=bool).reshape(-1, N_ACTIONS), COMPACT_ACTIONS, axis=1)
 
 
 class CompactMaskRolloutBuffer(MaskableRolloutBuffer):
@@ -56,9 +57,10 @@ class CompactMaskRolloutBuffer(MaskableRolloutBuffer):
         """Store one vector step; masks may come in the 4672 layout or compact."""
         if action_masks is not None:
             masks = np.asarray(action_masks, dtype=bool).reshape(self.n_envs, -1)
-            if masks.shape[1] == N_ACTIONS:
-                masks = masks[:, COMPACT_ACTIONS]
-            self.action_masks[self.pos] = masks
+            if masks.shape[1] == N_ACTIONS:  # cut straight into the buffer's row
+                np.take(masks, COMPACT_ACTIONS, axis=1, out=self.action_masks[self.pos])
+            else:
+                self.action_masks[self.pos] = masks
         super().add(*args, action_masks=None, **kwargs)
 
 
@@ -142,7 +144,8 @@ class ChessPolicy(MaskableActorCriticPolicy):
         latent_pi, latent_vf = self._latents(obs)
         dist = self._distribution(latent_pi, action_masks)
         compact = dist.get_actions(deterministic=deterministic)
-        return self.to_layout[compact], self.value_net(latent_vf), dist.log_prob(compact)
+        layout = self.to_layout.index_select(0, compact)
+        return layout, self.value_net(latent_vf), dist.log_prob(compact)
 
     def evaluate_actions(
         self, obs: torch.Tensor, actions: torch.Tensor, action_masks: MaybeMasks = None
@@ -150,7 +153,7 @@ class ChessPolicy(MaskableActorCriticPolicy):
         """Values, log-probabilities of the (layout) ``actions`` and entropies."""
         latent_pi, latent_vf = self._latents(obs)
         dist = self._distribution(latent_pi, action_masks)
-        compact = self.to_compact[actions.long().flatten()]
+        compact = self.to_compact.index_select(0, actions.long().flatten())
         return self.value_net(latent_vf), dist.log_prob(compact), dist.entropy()
 
     def get_distribution(

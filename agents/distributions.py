@@ -67,7 +67,9 @@ class FastMaskedCategorical(MaskableDistribution):
             self.logits.shape
         )
         lowest = torch.finfo(self.logits.dtype).min
-        self.masked_logits = self.logits.masked_fill(~self.masks, lowest)
+        # where, not masked_fill(~masks): the same values and gradients, without the
+        # inverted mask (half the time on a 512 x 1858 batch that needs its gradient)
+        self.masked_logits = torch.where(self.masks, self.logits, lowest)
 
     @property
     def log_probs(self) -> torch.Tensor:

@@ -14,6 +14,12 @@ with an MLP 64x64, ``n_steps`` 64, batch 512, 4 epochs, one torch thread):
 - ``stock``: the path before issue 20, in this process: SB3's ``PPO`` as it comes on the
   same env with per-slot info dicts (``VecMonitor``, the scheme's per-dict loop, the
   tally's per-dict loop).
+- ``update``: the default config's update alone: ``LeanPPO.train()`` (SB3's PPO maths:
+  4 epochs x 8 minibatches of 512 over one 4,096-step rollout) timed on a full rollout
+  buffer of the real env's data, repeated. Its "steps/s" is the ceiling that update puts
+  on any path that keeps SB3's maths: rollout steps / update seconds, with a rollout that
+  costs nothing. Beside it, the share of the ``cli`` and ``fast`` runs' time this floor
+  accounts for (their rate / the ceiling).
 - ``plain``: a CleanRL-style PPO loop written here (``ppo.py``'s structure: a Gymnasium
   ``SyncVectorEnv`` of 64 ``QAEnv``, torch storage tensors, the same network and
   hyperparameters), the usual way to train on a Gymnasium env without a library.
@@ -96,6 +102,33 @@ class _Timed:
         setattr(owner, method, timed)
 
 
+def update_floor(steps: int) -> dict[str, float]:
+    """The update alone: ``LeanPPO.train()`` on one full rollout of the real env, repeated
+    until ``steps`` env steps' worth of updates are done; its ceiling in env steps/s."""
+    import torch
+
+    from agents.ppo import LeanPPO, policy_setup
+    from incentives.registry import make_signal
+    from incentives.run.build import build_env
+
+    torch.set_num_threads(1)
+    policy, kwargs, _ = policy_setup(AGENT)
+    venv = build_env(ENV, make_signal("binary"), N_ENVS, 0)
+    model = LeanPPO(policy, venv, learning_rate=3e-4, n_steps=N_STEPS, batch_size=BATCH,
+                    n_epochs=EPOCHS, ent_coef=0.01, policy_kwargs=kwargs, device="cpu",
+                    seed=0)  # fmt: skip
+    _, callback = model._setup_learn(N_STEPS * N_ENVS)
+    model.collect_rollouts(venv, callback, model.rollout_buffer, N_STEPS)
+    model.train()  # warm-up: the first call builds the tensors and the optimizer state
+    rollout = N_STEPS * N_ENVS
+    updates = max(1, steps // rollout)
+    start = time.perf_counter()
+    for _ in range(updates):
+        model.train()
+    seconds = (time.perf_counter() - start) / updates
+    return {"steps_per_s": rollout / seconds, "update_ms": 1000 * seconds}
+
+
 def _train_in_process(steps: int, lean: bool) -> dict[str, float]:
     import torch
     from stable_baselines3 import PPO
@@ -105,12 +138,14 @@ def _train_in_process(steps: int, lean: bool) -> dict[str, float]:
     from agents.ppo import LeanPPO, policy_setup
     from envs.qa.vec_env import QAVecEnv
     from incentives.domains.qa.behaviour import QABehaviour
+    from incentives.domains.qa.schemes import QASignal
     from incentives.registry import make_signal
     from incentives.run.build import build_env
     from incentives.vec_scheme import VecRewardScheme
 
     torch.set_num_threads(1)
     signal = make_signal("binary")
+    assert isinstance(signal, QASignal)
     if lean:
         venv = build_env(ENV, signal, N_ENVS, 0)
     else:
@@ -290,6 +325,7 @@ CONTENDERS = {
     "fast": fast,
     "stock": stock,
     "plain": plain,
+    "update": update_floor,
     "before": cli_before,
 }
 
@@ -300,6 +336,9 @@ def main() -> None:
     parser.add_argument("--stock-steps", type=int, default=65536, help="env steps: stock")
     parser.add_argument("--plain-steps", type=int, default=16384, help="env steps: plain")
     parser.add_argument("--env-steps", type=int, default=2**21, help="env steps: env alone")
+    parser.add_argument(
+        "--update-steps", type=int, default=65536, help="env steps' worth of updates: update"
+    )
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument(
         "--before",
@@ -319,6 +358,7 @@ def main() -> None:
         "fast": args.steps,
         "stock": args.stock_steps,
         "plain": args.plain_steps,
+        "update": args.update_steps,
         "before": args.steps,
     }
     rounds: list[dict[str, dict[str, float]]] = []
@@ -336,24 +376,39 @@ def main() -> None:
     def median(name: str, key: str = "steps_per_s") -> float:
         return statistics.median(r[name][key] for r in rounds if name in r and key in r[name])
 
-    def ratio(a: str, b: str, key: str = "steps_per_s") -> str:
+    def within(a: str, b: str, key: str = "steps_per_s") -> float | None:
+        """The median over repeats of ``a``'s ``key`` / ``b``'s steps/s in the same repeat."""
         values = [r[a][key] / r[b]["steps_per_s"] for r in rounds if a in r and b in r]
-        return f"{statistics.median(values):.1f}x" if values else "-"
+        return statistics.median(values) if values else None
+
+    def ratio(a: str, b: str, key: str = "steps_per_s") -> str:
+        value = within(a, b, key)
+        return "-" if value is None else f"{value:.1f}x"
+
+    def share(a: str, key: str = "steps_per_s") -> str:
+        # a run's rate / the ceiling = the update floor's seconds / the run's seconds
+        value = within(a, "update", key)
+        return "-" if value is None else f"{value:.0%}"
 
     print(f"\nenv steps/s (median of {args.repeats}; one torch thread, {os.cpu_count()} cores)")
     for name in args.contenders:
-        line = f"  {name:>5}: {median(name):>10,.0f}"
+        line = f"  {name:>6}: {median(name):>10,.0f}"
         if name in ("cli", "before"):
             line += f"   (over the run's own wall time: {median(name, 'steps_per_s_run'):,.0f})"
         if name in ("fast", "stock"):
             line += (
-                f"   (time in the env {median(name, 'env_share'):.0%}, "
-                f"in the update {median(name, 'update_share'):.0%})"
+                f"   (share of time left in the env: {median(name, 'env_share'):.0%}; "
+                f"in the update: {median(name, 'update_share'):.0%})"
+            )
+        if name == "update":
+            line += (
+                f"   (ceiling: {N_STEPS * N_ENVS} rollout steps / {median(name, 'update_ms'):.0f}"
+                " ms per update, with a rollout that costs nothing)"
             )
         print(line)
     print("ratios (within each repeat, median)")
     pairs = [("cli", "plain"), ("fast", "plain"), ("cli", "stock"), ("fast", "stock")]
-    pairs += [("cli", "before"), ("before", "plain")]
+    pairs += [("cli", "before"), ("before", "plain"), ("update", "plain")]
     for a, b in pairs:
         if a in args.contenders and b in args.contenders:
             print(f"  {a} / {b}: {ratio(a, b)}")
@@ -361,6 +416,14 @@ def main() -> None:
         for a in ("cli", "fast", "stock", "plain", "before"):
             if a in args.contenders:
                 print(f"  {a} / env alone: {median(a) / median('env'):.1%}")
+    if "update" in args.contenders:
+        print("the update floor (SB3's PPO maths alone) as a share of each run's time")
+        for a in ("cli", "fast", "before"):
+            if a in args.contenders:
+                line = f"  {a}: {share(a)}"
+                if a in ("cli", "before"):
+                    line += f" (of the run's own wall time: {share(a, 'steps_per_s_run')})"
+                print(line)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ carries a ``Curriculum`` header.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any, SupportsFloat
 
@@ -44,7 +45,7 @@ from envs.chess.starts import (
     random_opening,
 )
 
-__all__ = ["COLORS", "TERMINATIONS", "ChessEnv"]
+__all__ = ["COLORS", "TERMINATIONS", "ChessEnv", "Events"]
 
 COLORS = ("white", "black", "random", "to_move")
 #: How a game can end, as ``info["termination"]`` reports it.
@@ -58,6 +59,50 @@ TERMINATIONS = (
     "illegal_move",
 )
 _SCORES = {"win": 1.0, "draw": 0.5, "loss": 0.0}
+#: The types ``copy.deepcopy`` returns as they are (it copies nothing of them).
+_ATOMIC = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+def _deepcopy(value: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy(value, memo)`` of a non-atom, without its dispatch for plain dicts
+    (whose atoms, keys and values alike, are kept as they are)."""
+    if type(value) is not dict:
+        return copy.deepcopy(value, memo)
+    done = memo.get(id(value))
+    if done is not None:
+        return done
+    out: dict[Any, Any] = {}
+    memo[id(value)] = out
+    atomic = _ATOMIC
+    for key, item in value.items():
+        if type(key) not in atomic:
+            key = _deepcopy(key, memo)
+        out[key] = item if type(item) in atomic else _deepcopy(item, memo)
+    return out
+
+
+class Events(dict[str, Any]):
+    """A step's ``info``: a plain dict of events that ``copy.deepcopy`` copies fast.
+
+    stable-baselines3's ``DummyVecEnv`` deep-copies every env's info on every step. The
+    events are strings, numbers, booleans and the small dicts wrappers add
+    (``incentive``, ``episode``): this copies them as ``deepcopy`` does (atoms kept,
+    dicts copied, shared references kept shared) without its per-item dispatch, and
+    hands anything else (``terminal_observation``, an array) to ``deepcopy``.
+
+    Example:
+        >>> info = Events(ply=3, incentive={"reward": 1.0})
+        >>> twin = copy.deepcopy(info)
+        >>> twin == info, type(twin).__name__, twin["incentive"] is info["incentive"]
+        (True, 'Events', False)
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Events:
+        out = Events()
+        memo[id(self)] = out
+        for key, value in self.items():
+            out[key] = value if type(value) in _ATOMIC else _deepcopy(value, memo)
+        return out
 
 
 def _choice(name: str, value: str, accepted: tuple[str, ...]) -> str:
@@ -296,14 +341,15 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         self._actions = legal_actions(self.board, self._moves)
         self._over = False
         self._balance = material_balance(self.board, self.learner)
-        info = {
-            "opponent_move": opponent_move,
-            "material_balance": self._balance,
-            "ply": self.plies,
-            "learner_color": "white" if self.learner == chess.WHITE else "black",
-            "fen": self.board.fen(),
-            "curriculum": self._start_mate_in is not None,
-        }
+        info = Events(
+            opponent_move=opponent_move,
+            material_balance=self._balance,
+            ply=self.plies,
+            learner_color="white" if self.learner == chess.WHITE else "black",
+            # the start's FEN when the opponent did not move first (fen() is a 64-square loop)
+            fen=self._start[0] if opponent_move is None else self.board.fen(),
+            curriculum=self._start_mate_in is not None,
+        )
         return self._observe(), info
 
     def action_masks(self) -> npt.NDArray[np.bool_]:
@@ -330,16 +376,16 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
                     "use action_masks() for the legal ones"
                 )
             return self._finish(
-                {"learner_move": uci, "illegal_action": True},
+                Events(learner_move=uci, illegal_action=True),
                 "illegal_move",
                 truncated=False,
             )
-        info: dict[str, Any] = {
-            "learner_move": move.uci(),
-            "captured_by_learner": capture_value(board, move),
-            "opponent_move": None,
-            "captured_by_opponent": 0,
-        }
+        info = Events(
+            learner_move=move.uci(),
+            captured_by_learner=capture_value(board, move),
+            opponent_move=None,
+            captured_by_opponent=0,
+        )
         ended = self._play(move)
         info["gave_check"] = board.is_check()
         self._checks += info["gave_check"]

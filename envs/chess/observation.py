@@ -53,10 +53,13 @@ def board_planes(board: chess.Board, repeated: int | None = None) -> npt.NDArray
     bits = np.unpackbits(np.array(bbs, dtype=np.uint64).view(np.uint8), bitorder="little")
     planes[:12] = bits[: 12 * 64].reshape(12, 8, 8)
     planes[16] = bits[12 * 64 :].reshape(8, 8)
-    planes[12] = board.has_kingside_castling_rights(us)
-    planes[13] = board.has_queenside_castling_rights(us)
-    planes[14] = board.has_kingside_castling_rights(not us)
-    planes[15] = board.has_queenside_castling_rights(not us)
+    if board.castling_rights:
+        planes[12] = board.has_kingside_castling_rights(us)
+        planes[13] = board.has_queenside_castling_rights(us)
+        planes[14] = board.has_kingside_castling_rights(not us)
+        planes[15] = board.has_queenside_castling_rights(not us)
+    else:  # no right left (every endgame): the four tests above can only say False
+        planes[12:16] = 0
     planes[17] = repetitions(board) if repeated is None else repeated
     planes[18] = min(board.halfmove_clock, 255)
     return planes
