@@ -21,6 +21,12 @@ instead of 8, ``n_steps`` scaled to keep 4096 steps per rollout and so the updat
   (``conf/agent/maskable_ppo.yaml``: other ``n_steps``, epochs and ``ent_coef``).
 - ``resnet_tiny`` … ``resnet_large``: ``chess_resnet`` presets on the same settings
   (convolutions: measured on CPU for the record, their device is the GPU).
+- ``cli``: the issue's measure, the full CLI on the ``chess_kqk`` preset in a subprocess:
+  ``incentives-train +experiment=chess_kqk budget=STEPS eval.every=0 checkpoint.every=0
+  eval.episodes=8 eval.ladder.opponents=[]`` (the project's defaults, the scheme, monitor,
+  behaviour logging); steps/s over the run's own ``wall_time_s`` (building the agent, the
+  training and the 8-game final evaluation; not Python's start-up, which the process
+  wall time in the repeat's line includes).
 
 Time split, by timers wrapped around the pieces (behaviour unchanged): ``env`` (the vec
 env's ``step``), ``masks`` (``env_method("action_masks")``), ``forward`` (the policy's
@@ -32,6 +38,11 @@ forward in the rollout), ``update`` (``model.train``: the epochs of minibatches)
     python benchmarks/chess_training_throughput.py --device cuda \\
         --configs stock resnet_small_subproc resnet_base_subproc --n-envs 8 16 32 64
     python benchmarks/chess_training_throughput.py --learning            # learning check
+
+Below the table, the bounds each run implies (``× stock`` over a time share): with a
+rollout that cost nothing (the update alone), and with a free policy forward, masks and
+buffer (the env and the update alone). The update's maths is fixed (same results), so
+the first is a ceiling for anything that keeps it.
 
 ``--n-envs`` runs each candidate (never the reference) with each number of envs, keeping
 4096 steps per rollout (``n_steps = 4096 / n_envs``): on a GPU, the env count at which
@@ -50,9 +61,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -157,6 +171,7 @@ CONFIGS: dict[str, Contender] = {
         f"resnet_{s}": Contender(f"resnet_{s}", _resnet(s))
         for s in ("tiny", "small", "base", "large")
     },
+    "cli": Contender("cli", {"policy": "cli"}),
 }
 DEFAULT_CONFIGS = (
     "stock",
@@ -245,8 +260,35 @@ def instrument(model: MaskablePPO, totals: dict[str, float]) -> None:
     model.train = timed(model.train, totals, "update", sync)  # type: ignore[method-assign]
 
 
+def cli_run(steps: int, device: str, seed: int) -> Run:
+    """The CLI on the ``chess_kqk`` preset for ``steps`` env steps, in a subprocess."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            str(Path(sys.executable).with_name("incentives-train")),
+            "+experiment=chess_kqk",
+            f"budget={steps}",
+            f"seed={seed}",
+            f"agent.device={device}",
+            "eval.every=0",
+            "checkpoint.every=0",
+            "eval.episodes=8",
+            "eval.ladder.opponents=[]",
+            "progress_bar=false",
+            f"hydra.run.dir={tmp}/run",
+        ]
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+        process = time.perf_counter() - start
+        summary = json.loads((Path(tmp) / "run" / "summary.json").read_text())
+    run = Run(int(summary["scale"]["env_steps"]), float(summary["scale"]["wall_time_s"]))
+    run.pieces["process"] = process  # shown in the repeat's line, not a share
+    return run
+
+
 def measure(entry: Contender, steps: int, device: str, seed: int) -> Run:
     """Train ``entry`` from scratch for ``steps`` env steps (whole rollouts) and time it."""
+    if entry.agent["policy"] == "cli":
+        return cli_run(steps, device, seed)
     model = entry.build(device, seed)
     totals: dict[str, float] = {}
     instrument(model, totals)
@@ -298,8 +340,11 @@ def throughput(args: argparse.Namespace, device: str) -> None:
         for name in order:
             run = measure(by_name[name], args.steps, device, seed=args.seed + r)
             runs[name].append(run)
+            process = run.pieces.pop("process", None)
+            extra = f"; process {process:.1f} s" if process is not None else ""
             print(
-                f"  repeat {r + 1}  {name:<28}{run.rate:8.0f} steps/s  ({run.seconds:.1f} s)",
+                f"  repeat {r + 1}  {name:<28}{run.rate:8.0f} steps/s  "
+                f"({run.seconds:.1f} s{extra})",
                 flush=True,
             )
     print()
@@ -310,10 +355,23 @@ def throughput(args: argparse.Namespace, device: str) -> None:
         ratios = [run.rate / ref.rate for run, ref in zip(done, stock, strict=True)]
         spread = f"({min(ratios):.2f}–{max(ratios):.2f})"
         shares = [statistics.median(run.share(p) for run in done) for p in (*PIECES, "other")]
+        cells = "".join(f"{s:9.0%}" for s in shares) if done[0].pieces else ""
         print(
             f"{name:<28}{statistics.median(r.rate for r in done):9.0f}"
-            f"{statistics.median(ratios):8.2f}×{spread:>14}" + "".join(f"{s:9.0%}" for s in shares)
+            f"{statistics.median(ratios):8.2f}×{spread:>14}" + cells
         )
+    print(
+        "\nbounds (× stock, median over repeats): the update alone | the env and the update alone"
+    )
+    for name, done in runs.items():
+        if name == "stock" or not done[0].pieces:
+            continue
+        pairs = list(zip(done, stock, strict=True))
+        alone = [run.rate / ref.rate / run.share("update") for run, ref in pairs]
+        both = [
+            run.rate / ref.rate / (run.share("update") + run.share("env")) for run, ref in pairs
+        ]
+        print(f"{name:<28}{statistics.median(alone):8.2f}×{statistics.median(both):8.2f}×")
 
 
 # -- learning check -----------------------------------------------------------------------
