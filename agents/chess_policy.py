@@ -140,7 +140,21 @@ class ChessPolicy(MaskableActorCriticPolicy):
     def forward(
         self, obs: torch.Tensor, deterministic: bool = False, action_masks: MaybeMasks = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Layout actions, values and log-probabilities for a batch of observations."""
+        """Layout actions, values and log-probabilities for a batch of observations.
+
+        Without gradients (the rollout's ``no_grad``) it runs in ``inference_mode``: the
+        same operations and numbers, without autograd's bookkeeping per operation. Its
+        outputs are then inference tensors: read them (copy, ``.numpy()``), as the
+        rollout does; they cannot be saved for a backward pass.
+        """
+        if torch.is_grad_enabled():
+            return self._forward(obs, deterministic, action_masks)
+        with torch.inference_mode():
+            return self._forward(obs, deterministic, action_masks)
+
+    def _forward(
+        self, obs: torch.Tensor, deterministic: bool, action_masks: MaybeMasks
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         latent_pi, latent_vf = self._latents(obs)
         dist = self._distribution(latent_pi, action_masks)
         compact = dist.get_actions(deterministic=deterministic)

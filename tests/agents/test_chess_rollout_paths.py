@@ -56,3 +56,31 @@ def test_compact_masks_and_the_buffer_cut_the_same_columns() -> None:
         )
     np.testing.assert_array_equal(buffer.action_masks[0], expected)
     np.testing.assert_array_equal(buffer.action_masks[1], expected)
+
+
+def test_the_rollout_forward_gives_the_numbers_of_the_grad_forward() -> None:
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.ppo import build_ppo
+    from envs.chess import ChessEnv
+
+    venv = DummyVecEnv([lambda: ChessEnv(start="kqk", max_plies=20)] * 4)
+    config = {"algo": "maskable_ppo", "policy": "chess_mlp", "size": "tiny", "device": "cpu",
+              "learning_rate": 3e-4, "n_steps": 8, "batch_size": 32, "n_epochs": 1,
+              "gamma": 0.99, "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0,
+              "vf_coef": 0.5, "max_grad_norm": 0.5}  # fmt: skip
+    policy = build_ppo(config, venv, seed=0).policy
+    obs = torch.as_tensor(venv.reset())
+    masks = np.stack(venv.env_method("action_masks"))
+    outputs = []
+    for grad in (True, False):
+        torch.manual_seed(7)  # the same Gumbel noise both times
+        with torch.set_grad_enabled(grad):
+            outputs.append(policy(obs, action_masks=masks))
+    for with_grad, rollout in zip(*outputs, strict=True):
+        assert torch.equal(with_grad.detach(), rollout)
+    # what the rollout does with them: copies into numpy, arithmetic outside the mode
+    values = outputs[1][1].clone().cpu().numpy().flatten()
+    assert values.shape == (4,) and np.isfinite(values).all()
+    assert torch.isfinite(outputs[1][2] * 2.0).all()
+    venv.close()
