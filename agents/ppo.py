@@ -27,7 +27,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.chess_networks import ChessFlatten, ChessResNet, resnet_shape
 from agents.chess_policy import ChessPolicy, CompactMaskRolloutBuffer
-from agents.networks import HEADS, ModeCandidatePolicy, mlp_layers
+from agents.networks import HEADS, ModeCandidatePolicy, QASetPolicy, mlp_layers
 
 __all__ = [
     "ALGORITHMS",
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: The networks ``agent.policy`` may name.
-POLICIES = ("mlp", "chess_mlp", "chess_resnet")
+POLICIES = ("mlp", "qa_set", "chess_mlp", "chess_resnet")
 
 #: What ``agent.phase_reset`` may name, to start afresh when the reward scheme changes:
 #: ``mode_head`` (the mode softmax of ``agent.head=mode_candidate``: uniform over answer,
@@ -156,6 +156,14 @@ def policy_setup(config: Mapping[str, Any]) -> tuple[Any, dict[str, Any], dict[s
         layers = mlp_layers(size, config.get("layers"))
         kind: Any = ModeCandidatePolicy if head == "mode_candidate" else "MlpPolicy"
         return kind, {"net_arch": {"pi": layers, "vf": layers}}, {}
+    if name == "qa_set":  # its own mode x candidate head (QASetHead)
+        if head != "mode_candidate":
+            raise ValueError(
+                f"agent.policy=qa_set needs agent.head=mode_candidate; got {head!r}; "
+                "accepted: agent.head=mode_candidate"
+            )
+        layers = mlp_layers(size, config.get("layers"))
+        return QASetPolicy, {"net_arch": {"pi": [], "vf": layers}, "set_width": layers[-1]}, {}
     if head != "flat":
         raise ValueError(f"agent.head={head!r} needs agent.policy=mlp; accepted: flat")
     if name in POLICIES and _algorithm(config) is not MaskablePPO:

@@ -194,7 +194,7 @@ _PPO: dict[str, Setting] = {
     "agent.name": Setting("str", "names the agent config"),
     "agent.algo": Setting("str", "ppo | maskable_ppo | lm", checked_by="the schema"),
     "agent.policy": Setting(
-        "str", "mlp | chess_mlp | chess_resnet", nullable=True, checked_by=_AGENT
+        "str", "mlp | qa_set | chess_mlp | chess_resnet", nullable=True, checked_by=_AGENT
     ),
     "agent.size": Setting(
         "str",
