@@ -287,8 +287,14 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         captured = capture_value(self.board, move)
         return move.uci(), captured, self._play(move)
 
-    def _observe(self) -> npt.NDArray[np.uint8]:
-        return board_planes(self.board, repetitions(self.board))
+    def _observe(self, playing: bool = False) -> npt.NDArray[np.uint8]:
+        """The planes of the board; ``playing``: the game goes on after ``_termination``
+        looked at this position, so it has not occurred three times and the repetition
+        count is 0 or 1 (one ``is_repetition`` walk instead of two)."""
+        board = self.board
+        if not playing:
+            return board_planes(board, repetitions(board))
+        return board_planes(board, int(board.halfmove_clock >= 4 and board.is_repetition(2)))
 
     def _pgn(self, outcome: str, finished: bool) -> str:
         """The game as PGN, from the notation written during play."""
@@ -350,7 +356,7 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
             fen=self._start[0] if opponent_move is None else self.board.fen(),
             curriculum=self._start_mate_in is not None,
         )
-        return self._observe(), info
+        return self._observe(playing=True), info
 
     def action_masks(self) -> npt.NDArray[np.bool_]:
         """The legal actions of the learner now (for sb3-contrib's MaskablePPO)."""
@@ -399,7 +405,7 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         self._actions = legal_actions(board, self._moves)
         self._note_material(info)
         info["ply"] = self.plies
-        return self._observe(), 0.0, False, False, info
+        return self._observe(playing=True), 0.0, False, False, info
 
     def _note_material(self, info: dict[str, Any]) -> None:
         """Add the material balance and its change over the step to ``info``."""

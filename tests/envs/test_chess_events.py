@@ -102,3 +102,20 @@ def test_the_reset_fen_is_the_position_the_learner_sees() -> None:
             assert info["fen"] == env.board.fen()
             first_moves.add(info["opponent_move"] is not None)
     assert first_moves == {True, False}  # with and without an opponent's move first
+
+
+def test_the_repetition_plane_counts_as_python_chess() -> None:
+    # KQK against the random defender repeats positions often; 100 plies let it happen
+    env = ChessEnv(start="kqk", max_plies=100)
+    env.reset(seed=1)
+    rng = np.random.default_rng(1)
+    counts = set()
+    for _ in range(600):
+        obs, _, terminated, truncated, _ = env.step(rng.choice(np.flatnonzero(env.action_masks())))
+        board = env.board
+        expected = 2 if board.is_repetition(3) else 1 if board.is_repetition(2) else 0
+        assert (obs[17] == expected).all()
+        counts.add(expected)
+        if terminated or truncated:
+            env.reset()
+    assert {0, 1} <= counts
