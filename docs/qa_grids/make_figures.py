@@ -1,9 +1,11 @@
 """The figures and table of docs/qa_grids_results.md, from the run folders.
 
-    python docs/qa_grids/make_figures.py /work/runs19   # reads after/, before/, diag/
+    python docs/qa_grids/make_figures.py /work/runs19   # reads before/, after/, set/, diag/
 
-Writes docs/qa_grids/{family_after,family_before,lockin_trajectories}.png and prints the
-family table (markdown) for each family folder.
+Writes docs/qa_grids/{family_before,family_after,family_set,lockin_trajectories}.png and
+prints the family table (markdown) for each family folder: ``before`` (the recipe as it
+was), ``after`` (mode reset + annealed mode entropy, MLP), ``set`` (the same with
+``agent.policy=qa_set``, the recipe now).
 """
 
 from __future__ import annotations
@@ -147,11 +149,16 @@ def trajectories(diag: Path, pairs: list[tuple[str, str]]) -> None:
 
 
 def main(root: Path) -> None:
-    for kind in ("before", "after"):
+    titles = {
+        "before": "grid family, the recipe as it was",
+        "after": "grid family, mode reset + annealed mode entropy (MLP)",
+        "set": "grid family, the recipe with the set network (qa_set)",
+    }
+    for kind, title in titles.items():
         folder = root / kind
         if folder.exists() and runs(folder):
             print(f"## {kind}\n\n{table(folder)}\n")
-            family_figure(folder, f"family_{kind}.png", f"grid family, {kind} the fix")
+            family_figure(folder, f"family_{kind}.png", title)
     diag = root / "diag"
     if (diag / "A_flat.csv").exists() and (diag / "P_fact_resetM_ment50decay.csv").exists():
         trajectories(
