@@ -18,27 +18,11 @@ from agents.ppo import LeanPPO, build_ppo
 from incentives import BinarySignal, HedgingGridSignal
 from incentives.run.build import ConfigError, build_env, use_signal
 from incentives.run.train import plan_run
+from tests.agents.test_mode_head import AGENT as MODE_HEAD_AGENT
+from tests.agents.test_mode_head import QA_ENV
 
-QA_ENV = {"name": "qa", "batched": "envs.qa.vec_env.QAVecEnv", "domain": "qa", "kwargs": {}}
-AGENT = {
-    "algo": "ppo",
-    "policy": "qa_set",
-    "head": "mode_candidate",
-    "size": "tiny",
-    "device": "cpu",
-    "torch_threads": 1,
-    "learning_rate": 1e-3,
-    "n_steps": 4,
-    "batch_size": 32,
-    "n_epochs": 1,
-    "gamma": 0.99,
-    "gae_lambda": 0.95,
-    "clip_range": 0.2,
-    "ent_coef": 0.0,
-    "vf_coef": 0.5,
-    "max_grad_norm": 0.5,
-    "phase_reset": ["mode_head"],
-}
+# the mode head tests' small agent, with the set network and the recipe's mode reset
+AGENT = {**MODE_HEAD_AGENT, "policy": "qa_set", "phase_reset": ["mode_head"]}
 K, L = 4, 7
 
 
