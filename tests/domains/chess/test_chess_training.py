@@ -101,7 +101,7 @@ def test_self_play_promotes_snapshots_into_the_training_opponent_pool(tmp_path: 
         (["env.selfplay.enabled=true", "env.selfplay.threshold=2"], "env.selfplay.threshold=2"),
         (
             ["agent.policy=chess_cnn"],
-            "agent.policy='chess_cnn'; accepted: mlp, chess_mlp, chess_resnet",
+            "agent.policy='chess_cnn'; accepted: mlp, qa_set, chess_mlp, chess_resnet",
         ),
         (
             ["agent.policy=chess_resnet", "agent.channels=0"],
