@@ -1,5 +1,5 @@
-"""Network size presets (the same agent at several sizes, for scale experiments) and the
-QA action head factorised as mode x candidate."""
+"""Network size presets (the same agent at several sizes, for scale experiments), the
+QA action head factorised as mode x candidate, and the QA set network (``qa_set``)."""
 
 from __future__ import annotations
 
@@ -114,9 +114,11 @@ class QASetExtractor(BaseFeaturesExtractor):
     so one set of weights serves all ``K`` instead of each learning its own; what the
     scores must become (each candidate's log-odds, a weighted sum of its counts, so that
     their softmax is the posterior) is one function learnt ``K`` times as often. Features:
-    the ``K`` scores, the same scores' softmax sorted from the highest down (what the
-    policy believes of its best candidate and the runners-up), and the sum of the
-    candidates' embeddings (how much evidence there is).
+    the ``K`` scores; the scores sorted from the highest down, as their softmax (what the
+    policy believes of its best candidate and the runners-up) and as the ``K - 1`` gaps
+    to the top score (the softmax saturates as PPO sharpens the candidate policy, the
+    gaps keep the differences of evidence); and the sum of the candidates' embeddings
+    (how much evidence there is). docs/qa_grids_results.md measures why each is there.
     """
 
     def __init__(self, observation_space: spaces.Box, n_candidates: int, width: int = 64) -> None:
@@ -135,7 +137,7 @@ class QASetExtractor(BaseFeaturesExtractor):
         self.score = nn.Linear(width, 1)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        """``(n, K * L)`` vote counts to ``(n, 2K + width)`` features (see the class)."""
+        """``(n, K * L)`` vote counts to ``(n, 3K - 1 + width)`` features (see the class)."""
         votes = observations.reshape(-1, self.n_candidates, self.levels)
         embedded = self.embed(votes)
         scores = self.score(embedded).squeeze(-1)
@@ -169,7 +171,8 @@ class QASetHead(nn.Module):
 
 class QASetPolicy(ActorCriticPolicy):
     """``agent.policy: qa_set``: ``QASetExtractor`` and ``QASetHead`` as the actor, an MLP
-    of the configured size on the same features as the critic."""
+    of the configured size on the same features as the critic. ``set_width`` (a policy
+    keyword, from the size preset) is the width of the per-candidate network."""
 
     def __init__(self, observation_space: Any, action_space: Any, *args: Any, **kwargs: Any):
         n = int(getattr(action_space, "n", 0))

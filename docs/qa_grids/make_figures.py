@@ -1,11 +1,11 @@
 """The figures and table of docs/qa_grids_results.md, from the run folders.
 
-    python docs/qa_grids/make_figures.py /work/runs19   # reads before/, after/, set/, diag/
+    python docs/qa_grids/make_figures.py /work/runs19   # before/, after/, set/, heldout/, diag/
 
-Writes docs/qa_grids/{family_before,family_after,family_set,lockin_trajectories}.png and
+Writes docs/qa_grids/family_{before,after,set,heldout}.png, lockin_trajectories.png and
 prints the family table (markdown) for each family folder: ``before`` (the recipe as it
 was), ``after`` (mode reset + annealed mode entropy, MLP), ``set`` (the same with
-``agent.policy=qa_set``, the recipe now).
+``agent.policy=qa_set``, the recipe now), ``heldout`` (the recipe now on family seed 7).
 """
 
 from __future__ import annotations
@@ -58,14 +58,16 @@ def measured_optimum(grid) -> list[float]:
 
 
 def table(folder: Path) -> str:
-    grids = {g.index: g for g in grid_family(19, 12)}
+    found = runs(folder)
+    reward = next(iter(found.values()))[0]["config"]["reward"]  # the family the runs drew
+    family = grid_family(int(reward.get("family_seed", 19)), int(reward.get("size", 12)))
+    grids = {g.index: g for g in family}
     lines = [
         "| grid | kind | theory | optimum as measured | learned boundaries | boundary error | "
         "regret (rel.) | abstain / hedge / answer | runs passing |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     passed_grids = 0
-    found = runs(folder)
     for index, summaries in sorted(found.items()):
         grid = grids[index]
         b = [s["behaviour"] for s in summaries]
@@ -153,6 +155,7 @@ def main(root: Path) -> None:
         "before": "grid family, the recipe as it was",
         "after": "grid family, mode reset + annealed mode entropy (MLP)",
         "set": "grid family, the recipe with the set network (qa_set)",
+        "heldout": "a second family (seed 7), the recipe with the set network",
     }
     for kind, title in titles.items():
         folder = root / kind
