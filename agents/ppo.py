@@ -151,6 +151,10 @@ def policy_setup(config: Mapping[str, Any]) -> tuple[Any, dict[str, Any], dict[s
     head = str(config.get("head") or "flat")
     if head not in HEADS:
         raise ValueError(f"agent.head={head!r}; accepted: {', '.join(HEADS)}")
+    if head != "flat" and _algorithm(config) is MaskablePPO:  # its policies are SB3's PPO's
+        raise ValueError(
+            f"agent.head={head!r} needs agent.algo=ppo; accepted with agent.algo=maskable_ppo: flat"
+        )
     phase_resets(config)  # checked with the policy, before anything is built
     if name == "mlp":
         layers = mlp_layers(size, config.get("layers"))

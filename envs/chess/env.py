@@ -291,10 +291,7 @@ class ChessEnv(gym.Env[npt.NDArray[np.uint8], np.int64]):
         """The planes of the board; ``playing``: the game goes on after ``_termination``
         looked at this position, so it has not occurred three times and the repetition
         count is 0 or 1 (one ``is_repetition`` walk instead of two)."""
-        board = self.board
-        if not playing:
-            return board_planes(board, repetitions(board))
-        return board_planes(board, int(board.halfmove_clock >= 4 and board.is_repetition(2)))
+        return board_planes(self.board, repetitions(self.board, below_three=playing))
 
     def _pgn(self, outcome: str, finished: bool) -> str:
         """The game as PGN, from the notation written during play."""

@@ -24,11 +24,15 @@ PLANE_HIGH[17], PLANE_HIGH[18] = 2, 255
 _PIECE_BBS = ("pawns", "knights", "bishops", "rooks", "queens", "kings")
 
 
-def repetitions(board: chess.Board) -> int:
-    """How many times the current position occurred before, capped at 2."""
+def repetitions(board: chess.Board, below_three: bool = False) -> int:
+    """How many times the current position occurred before, capped at 2.
+
+    ``below_three``: the caller knows the position has not occurred three times (the game
+    goes on after its threefold check), so one ``is_repetition`` walk answers.
+    """
     if board.halfmove_clock < 4 or not board.is_repetition(2):
         return 0
-    return 2 if board.is_repetition(3) else 1
+    return 1 if below_three or not board.is_repetition(3) else 2
 
 
 def board_planes(board: chess.Board, repeated: int | None = None) -> npt.NDArray[np.uint8]:

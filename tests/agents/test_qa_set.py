@@ -104,7 +104,20 @@ def test_scheme_change_resets_the_mode_and_keeps_the_candidates(tmp_path) -> Non
     assert np.array_equal(probabilities(loaded, obs)[0], candidates2)
 
 
-def test_qa_set_needs_the_mode_candidate_head() -> None:
+@pytest.mark.parametrize(
+    ("agent", "message"),
+    [
+        (
+            {"policy": "qa_set", "head": "flat"},
+            "agent.policy=qa_set needs agent.head=mode_candidate; got 'flat'",
+        ),
+        (
+            {"algo": "maskable_ppo", "policy": "qa_set", "head": "mode_candidate"},
+            "agent.head='mode_candidate' needs agent.algo=ppo",
+        ),
+    ],
+)
+def test_qa_set_needs_its_head_and_ppo(agent, message) -> None:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
@@ -112,7 +125,6 @@ def test_qa_set_needs_the_mode_candidate_head() -> None:
 
     with initialize_config_dir(config_dir=config_dir(), version_base=None):
         config = OmegaConf.to_container(compose("config", overrides=["+experiment=qa_grid"]))
-    config["agent"].update({"policy": "qa_set", "head": "flat"})
-    message = re.escape("agent.policy=qa_set needs agent.head=mode_candidate; got 'flat'")
-    with pytest.raises(ConfigError, match=message):
+    config["agent"].update(agent)
+    with pytest.raises(ConfigError, match=re.escape(message)):
         plan_run(config)
