@@ -496,8 +496,10 @@ class LeanPPO(PPO):
         for _epoch in range(self.n_epochs):
             approx_kl_divs = []
             indices = np.random.permutation(n)  # noqa: NPY002 - RolloutBuffer.get's generator
+            # on the buffer's device: index_select wants its index beside the data
+            order = torch.from_numpy(indices).to(self.device)
             for start in range(0, n, self.batch_size):
-                batch = torch.from_numpy(indices[start : start + self.batch_size])
+                batch = order[start : start + self.batch_size]
                 observations = data["observations"].index_select(0, batch)
                 actions = data["actions"].index_select(0, batch).long().flatten()
                 old_values = data["values"].index_select(0, batch)

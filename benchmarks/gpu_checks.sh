@@ -3,6 +3,7 @@
 # our other dependencies (the lent H200: Python 3.12, no network). Run from the checkout:
 #
 #   OUT=/tmp/gpu bash benchmarks/gpu_checks.sh
+#   OUT=/tmp/gpu ONLY="speed" bash benchmarks/gpu_checks.sh   # issue 20's speed checks only
 #
 # Wheels of what the machine lacks are expected in .whl/ (pure-Python ones, downloaded or
 # built elsewhere: gymnasium, stable-baselines3, sb3-contrib, chess, hydra-core,
@@ -38,11 +39,16 @@ EOF
 
 step() {  # step NAME SECONDS COMMAND...: run with a limit, keep its output
   local name=$1 limit=$2; shift 2
+  case " ${ONLY:-all} " in *" all "*|*" $name "*) ;; *) return 0 ;; esac
   echo "== $name ($(date +%T))" | tee -a "$OUT/steps.txt"
   timeout "$limit" "$@" > "$OUT/$name.txt" 2>&1
   echo "== $name exit $? ($(date +%T))" | tee -a "$OUT/steps.txt"
 }
 
+# ONLY: the steps to run, by name; "speed" names issue 20's (3, 3b).
+if [[ " ${ONLY:-all} " == *" speed "* ]]; then
+  ONLY="${ONLY} device_auto qa_cuda chess_envs qa_cpu chess_cpu"
+fi
 # 1. The text transformer's tokens/s: the toolkit's learner against a plain loop.
 step text_throughput 80 python3 benchmarks/text_throughput.py --device cuda \
   --sizes small base large xl --updates 100 --repeats 3
@@ -55,6 +61,18 @@ step device_auto 60 bash -c '
     agent.policy=chess_resnet agent.size=small agent.device=auto budget=4096 \
     eval.every=0 eval.episodes=32 eval.n_envs=8 progress_bar=false hydra.run.dir=/tmp/runs/auto_chess &&
   python3 -c "import json; s = json.load(open(\"/tmp/runs/auto_chess/summary.json\")); print(s[\"scale\"])"'
+# 3b. Issue 20's speed checks ("speed"), three at once on separate cores: the QA update and
+#     runs with the network on the GPU; the chess towers at more envs; and, with the GPU
+#     hidden, the QA and chess CPU benchmarks on a machine with nothing else running.
+{ step qa_cuda 150 python3 benchmarks/qa_training_throughput.py --device cuda \
+    --contenders update fast cli --steps 262144
+  step chess_envs 150 python3 benchmarks/chess_training_throughput.py --device cuda \
+    --configs stock chess_mlp_defaults resnet_small resnet_base --n-envs 8 64 --steps 8192 \
+    --repeats 1; } &
+CUDA_VISIBLE_DEVICES="" step qa_cpu 300 python3 benchmarks/qa_training_throughput.py --repeats 3 &
+CUDA_VISIBLE_DEVICES="" step chess_cpu 300 python3 benchmarks/chess_training_throughput.py \
+  --configs stock chess_mlp_defaults cli --steps 8192 --repeats 3 &
+wait
 # 4. The text experiments: next_token vs answer_only, five sizes, two budgets, 3 seeds;
 #    then ten specialists against one generalist at the same total compute.
 mkdir -p /tmp/runs

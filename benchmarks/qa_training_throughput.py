@@ -26,6 +26,10 @@ with an MLP 64x64, ``n_steps`` 64, batch 512, 4 epochs, one torch thread):
 
     python benchmarks/qa_training_throughput.py                 # about 3 minutes
     python benchmarks/qa_training_throughput.py --steps 262144 --repeats 2
+    python benchmarks/qa_training_throughput.py --device cuda --contenders update fast cli
+
+``--device`` puts the network of ``update``, ``fast`` and ``cli`` there (``plain`` and
+``stock`` stay on the CPU, the references).
 
 Each ratio is taken within a repeat (contenders one after the other, order rotated), so
 load on a shared machine hits all of them; the medians over repeats are printed.
@@ -68,6 +72,7 @@ AGENT = {
     "vf_coef": 0.5,
     "max_grad_norm": 0.5,
 }
+DEVICE = ["cpu"]  # --device: where update, fast and cli put the network
 ENV = {"name": "qa", "batched": "envs.qa.vec_env.QAVecEnv", "domain": "qa", "kwargs": {}}
 
 
@@ -102,6 +107,14 @@ class _Timed:
         setattr(owner, method, timed)
 
 
+def _sync() -> None:
+    """Wait for the GPU's queued work, so a timer around it measures it."""
+    import torch
+
+    if DEVICE[0] != "cpu" and torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def update_floor(steps: int) -> dict[str, float]:
     """The update alone: ``LeanPPO.train()`` on one full rollout of the real env, repeated
     until ``steps`` env steps' worth of updates are done; its ceiling in env steps/s."""
@@ -115,16 +128,18 @@ def update_floor(steps: int) -> dict[str, float]:
     policy, kwargs, _ = policy_setup(AGENT)
     venv = build_env(ENV, make_signal("binary"), N_ENVS, 0)
     model = LeanPPO(policy, venv, learning_rate=3e-4, n_steps=N_STEPS, batch_size=BATCH,
-                    n_epochs=EPOCHS, ent_coef=0.01, policy_kwargs=kwargs, device="cpu",
+                    n_epochs=EPOCHS, ent_coef=0.01, policy_kwargs=kwargs, device=DEVICE[0],
                     seed=0)  # fmt: skip
     _, callback = model._setup_learn(N_STEPS * N_ENVS)
     model.collect_rollouts(venv, callback, model.rollout_buffer, N_STEPS)
     model.train()  # warm-up: the first call builds the tensors and the optimizer state
     rollout = N_STEPS * N_ENVS
     updates = max(1, steps // rollout)
+    _sync()
     start = time.perf_counter()
     for _ in range(updates):
         model.train()
+    _sync()
     seconds = (time.perf_counter() - start) / updates
     return {"steps_per_s": rollout / seconds, "update_ms": 1000 * seconds}
 
@@ -175,7 +190,7 @@ def _train_in_process(steps: int, lean: bool) -> dict[str, float]:
         n_epochs=EPOCHS,
         ent_coef=0.01,
         policy_kwargs=kwargs,
-        device="cpu",
+        device=DEVICE[0] if lean else "cpu",
         seed=0,
     )
     update = _Timed(model, "train")
@@ -202,8 +217,12 @@ def stock(steps: int) -> dict[str, float]:
 def cli(steps: int) -> dict[str, float]:
     """The full CLI run in a subprocess."""
     with tempfile.TemporaryDirectory() as tmp:
+        script = Path(sys.executable).with_name("incentives-train")
+        # without a pip install of the checkout (the lent GPU machine): the module
+        module = [sys.executable, "-m", "incentives.run.cli"]
+        launcher = [str(script)] if script.exists() else module
         command = [
-            str(Path(sys.executable).with_name("incentives-train")),
+            *launcher,
             "env=qa",
             "reward=binary",
             f"budget={steps}",
@@ -211,6 +230,7 @@ def cli(steps: int) -> dict[str, float]:
             "eval.episodes=256",
             "checkpoint.every=0",
             "progress_bar=false",
+            f"agent.device={DEVICE[0]}",
             f"hydra.run.dir={tmp}/run",
         ]
         start = time.perf_counter()
@@ -345,8 +365,11 @@ def main() -> None:
         help="a checkout of the code before issue 20 (git worktree add DIR 74f8068): "
         "its CLI runs the same command as the contender 'before'",
     )
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="the network's device in update, fast and cli")  # fmt: skip
     parser.add_argument("--contenders", nargs="+", default=[c for c in CONTENDERS if c != "before"])
     args = parser.parse_args()
+    DEVICE[0] = args.device
     if args.before:
         BEFORE.append(str(Path(args.before).resolve()))
         if "before" not in args.contenders:
@@ -390,7 +413,10 @@ def main() -> None:
         value = within(a, "update", key)
         return "-" if value is None else f"{value:.0%}"
 
-    print(f"\nenv steps/s (median of {args.repeats}; one torch thread, {os.cpu_count()} cores)")
+    print(
+        f"\nenv steps/s (median of {args.repeats}; one torch thread, {os.cpu_count()} cores; "
+        f"network of update/fast/cli on {args.device})"
+    )
     for name in args.contenders:
         line = f"  {name:>6}: {median(name):>10,.0f}"
         if name in ("cli", "before"):
