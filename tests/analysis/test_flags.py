@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from incentives.analysis.flags import (
@@ -72,6 +73,32 @@ def test_mann_whitney_by_hand() -> None:
     assert t.p_up == pytest.approx(1 / 70)
     assert t.p_down == pytest.approx(1.0)
     assert trend([(0.0, 1.0)] * 8) is None  # fewer than 3 points a third
+
+
+def test_mann_whitney_matches_scipy() -> None:
+    # the flags' own numpy test against scipy.stats.mannwhitneyu (the reference the
+    # flags used before): exact small samples, ties (the normal approximation with its
+    # corrections), samples on both sides of the exact method's limit of 8, both tails
+    from scipy.stats import mannwhitneyu
+
+    from incentives.analysis.flags import _mwu
+
+    rng = np.random.default_rng(0)
+    for case in range(240):
+        n1, n2 = (int(k) for k in rng.integers(1, 25, size=2))
+        late: np.ndarray[Any, Any]
+        early: np.ndarray[Any, Any]
+        if case % 3 == 0:
+            late, early = rng.normal(0.5, 1, n1), rng.normal(0, 1, n2)
+        elif case % 3 == 1:  # many ties
+            late, early = rng.integers(0, 5, n1) * 1.0, rng.integers(0, 4, n2) * 1.0
+        else:
+            late, early = np.round(rng.normal(0, 1, n1), 1), np.round(rng.normal(0, 1, n2), 1)
+        if np.all(late == early[0]) and np.all(early == early[0]):
+            continue
+        for alternative in ("greater", "less"):
+            expected = mannwhitneyu(late, early, alternative=alternative).pvalue
+            assert _mwu(late, early, alternative) == pytest.approx(expected, rel=1e-9)
 
 
 def test_goodhart_hand_curves(tmp_path: Path) -> None:
