@@ -27,6 +27,10 @@ instead of 8, ``n_steps`` scaled to keep 4096 steps per rollout and so the updat
   behaviour logging); steps/s over the run's own ``wall_time_s`` (building the agent, the
   training and the 8-game final evaluation; not Python's start-up, which the process
   wall time in the repeat's line includes).
+- ``cli_margin``: the same CLI run at ``STEPS`` and at ``4 × STEPS`` steps: the rate a
+  long run sees (the preset trains 1.5M steps), ``3 × STEPS`` over the difference of the
+  two ``wall_time_s``, so that the fixed cost of a run (building the agent, the final
+  evaluation), shown in the repeat's line, cancels.
 
 Time split, by timers wrapped around the pieces (behaviour unchanged): ``env`` (the vec
 env's ``step``), ``masks`` (``env_method("action_masks")``), ``forward`` (the policy's
@@ -172,6 +176,7 @@ CONFIGS: dict[str, Contender] = {
         for s in ("tiny", "small", "base", "large")
     },
     "cli": Contender("cli", {"policy": "cli"}),
+    "cli_margin": Contender("cli_margin", {"policy": "cli_margin"}),
 }
 DEFAULT_CONFIGS = (
     "stock",
@@ -292,6 +297,11 @@ def measure(entry: Contender, steps: int, device: str, seed: int) -> Run:
     """Train ``entry`` from scratch for ``steps`` env steps (whole rollouts) and time it."""
     if entry.agent["policy"] == "cli":
         return cli_run(steps, device, seed)
+    if entry.agent["policy"] == "cli_margin":
+        short, long = cli_run(steps, device, seed), cli_run(4 * steps, device, seed)
+        run = Run(long.steps - short.steps, long.seconds - short.seconds)
+        run.pieces["fixed"] = short.seconds - short.steps / run.rate
+        return run
     model = entry.build(device, seed)
     totals: dict[str, float] = {}
     instrument(model, totals)
@@ -343,8 +353,9 @@ def throughput(args: argparse.Namespace, device: str) -> None:
         for name in order:
             run = measure(by_name[name], args.steps, device, seed=args.seed + r)
             runs[name].append(run)
-            process = run.pieces.pop("process", None)
+            process, fixed = run.pieces.pop("process", None), run.pieces.pop("fixed", None)
             extra = f"; process {process:.1f} s" if process is not None else ""
+            extra += f"; fixed cost of a run {fixed:.1f} s" if fixed is not None else ""
             print(
                 f"  repeat {r + 1}  {name:<28}{run.rate:8.0f} steps/s  "
                 f"({run.seconds:.1f} s{extra})",
