@@ -56,10 +56,30 @@ def test_same_seed_same_summary(tmp_path: Path) -> None:
              "agent.batch_size=64", "eval.n_envs=2", "eval.episodes=32",
              "warmup=[{reward: binary, steps: 128}]", "reward=confidence_target",
              "reward.t=0.6"]  # fmt: skip
+    # the two runs side by side: each spends seconds waiting for its env workers to
+    # start (about 40% of its wall time idle), which the other fills
+    runs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "incentives.run.cli",
+                *TINY,
+                *extra,
+                f"hydra.run.dir={tmp_path / str(k)}",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for k in range(2)
+    ]
     results = []
-    for k in range(2):
-        done = run_cli(*TINY, *extra, f"hydra.run.dir={tmp_path / str(k)}", cwd=ROOT)
-        assert done.returncode == 0, done.stderr
+    for k, run in enumerate(runs):
+        _, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr
         summary = json.loads((tmp_path / str(k) / "summary.json").read_text())
         results.append((summary["explicit_return"], summary["behaviour"]))
     assert results[0] == results[1]
