@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -74,6 +75,24 @@ def refuse_in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]
         sys.argv, cwd_before, warnings.showwarning, threading.excepthook = saved
         os.chdir(cwd_before)
     return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="session")
+def _finished_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real CLI run of ``TINY`` to its end, made once per test worker."""
+    run_dir = tmp_path_factory.mktemp("finished") / "run"
+    done = run_cli(*TINY, f"hydra.run.dir={run_dir}", cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return run_dir
+
+
+@pytest.fixture
+def finished_run(_finished_tiny: Path, tmp_path: Path) -> Path:
+    """A copy, in this test's own folder, of a finished ``TINY`` run: tests that start
+    from a finished run share one CLI run instead of each training its own."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(_finished_tiny, run_dir)
+    return run_dir
 
 
 @pytest.fixture

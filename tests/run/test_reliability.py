@@ -30,18 +30,17 @@ def steps_by_tag(run_dir: Path) -> dict[str, list[int]]:
     return steps
 
 
-def test_finished_run_is_not_trained_again(tmp_path: Path) -> None:
-    args = [*TINY, f"hydra.run.dir={tmp_path}"]
-    assert run_cli(*args, cwd=ROOT).returncode == 0
-    before = (tmp_path / "summary.json").read_text()
+def test_finished_run_is_not_trained_again(finished_run: Path) -> None:
+    args = [*TINY, f"hydra.run.dir={finished_run}"]
+    before = (finished_run / "summary.json").read_text()
     again = run_cli(*args, cwd=ROOT)
     assert again.returncode == 0 and "already finished" in again.stdout
-    assert (tmp_path / "summary.json").read_text() == before
+    assert (finished_run / "summary.json").read_text() == before
 
     fresh = run_cli(*args, "resume=false", cwd=ROOT)
     assert fresh.returncode == 0, fresh.stderr
-    assert (tmp_path / "summary.json").read_text() == before, "the old run is kept"
-    assert (tmp_path.with_name(tmp_path.name + ".1") / "summary.json").is_file()
+    assert (finished_run / "summary.json").read_text() == before, "the old run is kept"
+    assert (finished_run.with_name(finished_run.name + ".1") / "summary.json").is_file()
 
 
 def test_same_seed_same_summary(tmp_path: Path) -> None:
@@ -268,9 +267,8 @@ def test_summary_describes_the_saved_model(tmp_path: Path) -> None:
     assert again["t_hat"] == summary["behaviour"]["t_hat"]
 
 
-def test_refused_checkpoint_leaves_the_logs_alone(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    assert run_cli(*TINY, f"hydra.run.dir={run_dir}", cwd=ROOT).returncode == 0
+def test_refused_checkpoint_leaves_the_logs_alone(finished_run: Path) -> None:
+    run_dir = finished_run
     (run_dir / "summary.json").unlink()
     (run_dir / "checkpoint-8.zip").write_bytes(b"not a zip")
     checkpoint = {"model": "checkpoint-8.zip", "num_timesteps": 8, "phase": 0,
@@ -283,14 +281,13 @@ def test_refused_checkpoint_leaves_the_logs_alone(tmp_path: Path) -> None:
     assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
 
 
-def test_finished_run_of_another_config_is_refused(tmp_path: Path) -> None:
-    assert run_cli(*TINY, f"hydra.run.dir={tmp_path}", cwd=ROOT).returncode == 0
-    before = (tmp_path / "summary.json").read_text()
-    done = run_cli(*TINY, "reward.wrong=-3", f"hydra.run.dir={tmp_path}", cwd=ROOT)
+def test_finished_run_of_another_config_is_refused(finished_run: Path) -> None:
+    before = (finished_run / "summary.json").read_text()
+    done = run_cli(*TINY, "reward.wrong=-3", f"hydra.run.dir={finished_run}", cwd=ROOT)
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert "finished run of another config (reward.wrong: -4.0 -> -3)" in line
-    assert (tmp_path / "summary.json").read_text() == before
+    assert (finished_run / "summary.json").read_text() == before
 
 
 def test_overrides_name_the_run_folder(tmp_path: Path) -> None:
