@@ -267,12 +267,11 @@ def instrument(model: MaskablePPO, totals: dict[str, float]) -> None:
 
 def cli_run(steps: int, device: str, seed: int) -> Run:
     """The CLI on the ``chess_kqk`` preset for ``steps`` env steps, in a subprocess."""
-    script = Path(sys.executable).with_name("incentives-train")
-    # without a pip install of the checkout (the lent GPU machine): the module
-    launcher = [str(script)] if script.exists() else [sys.executable, "-m", "incentives.run.cli"]
     with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            *launcher,
+        command = [  # the console script's module: runs without a pip install too
+            sys.executable,
+            "-m",
+            "incentives.run.cli",
             "+experiment=chess_kqk",
             f"budget={steps}",
             f"seed={seed}",

@@ -217,12 +217,10 @@ def stock(steps: int) -> dict[str, float]:
 def cli(steps: int) -> dict[str, float]:
     """The full CLI run in a subprocess."""
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(sys.executable).with_name("incentives-train")
-        # without a pip install of the checkout (the lent GPU machine): the module
-        module = [sys.executable, "-m", "incentives.run.cli"]
-        launcher = [str(script)] if script.exists() else module
-        command = [
-            *launcher,
+        command = [  # the console script's module: runs without a pip install too
+            sys.executable,
+            "-m",
+            "incentives.run.cli",
             "env=qa",
             "reward=binary",
             f"budget={steps}",
